@@ -1,0 +1,1 @@
+"""Reproduction of Generative Adversarial Nets (Goodfellow et al., 2014)."""

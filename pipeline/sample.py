@@ -1,0 +1,83 @@
+"""Stage `sample`: draw from the selected generator; Figures 2 and 3 of the paper.
+
+- m = ``parzen.samples`` samples (10,000) from G without dropout, saved for the Parzen stage.
+- Figure 2: fair random samples (the first 20 draws, not cherry-picked) in 4 rows x 5 columns,
+  and in a sixth column the training example nearest (squared Euclidean distance in pixel space)
+  to the sample in the fifth column, as the released figure scripts drew it.
+- Figure 3: rows of linear interpolations between two random points in z space.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from pipeline.errors import PipelineError
+from pipeline.models import Generator, sample_noise
+from pipeline.params import DatasetParams, Params
+from pipeline.paths import Paths, atomic_path
+from pipeline.preprocess import load
+from pipeline.sources import SOURCES
+
+ROWS, COLS = 4, 5  # Figure 2: 4 x 5 samples + 1 neighbour column
+INTERPOLATIONS, STEPS = 6, 10  # Figure 3
+
+
+def load_generator(path, spec, d_out: int) -> Generator:
+    if not path.is_file():
+        raise PipelineError(f"{path}: missing; run `python -m pipeline train` first")
+    checkpoint = torch.load(path, map_location="cpu", weights_only=False)
+    G = Generator(spec, d_out)
+    G.load_state_dict(checkpoint["state_dict"])
+    return G.eval()
+
+
+def nearest(queries: np.ndarray, train: np.ndarray) -> np.ndarray:
+    """Index of the training row nearest each query in squared Euclidean distance."""
+    q = torch.from_numpy(queries).double()
+    t = torch.from_numpy(train).double()
+    dist = (t * t).sum(1)[None, :] - 2 * q @ t.T  # + ||q||^2, constant per row
+    return dist.argmin(1).numpy()
+
+
+def grid(images: np.ndarray, rows: int, cols: int, shape: tuple[int, ...], pad: int = 1):
+    """Tile (rows*cols, d) images in [0, 1] into one array with `pad` white pixels between."""
+    h, w = shape[-2:]
+    channels = shape[0] if len(shape) == 3 else 1
+    canvas = np.ones((rows * (h + pad) + pad, cols * (w + pad) + pad, channels), np.float32)
+    for i, image in enumerate(images[: rows * cols]):
+        r, c = divmod(i, cols)
+        tile = image.reshape(channels, h, w).transpose(1, 2, 0)
+        canvas[pad + r * (h + pad) : (r + 1) * (h + pad), pad + c * (w + pad) : (c + 1) * (w + pad)] = tile
+    return canvas.squeeze(-1) if channels == 1 else canvas
+
+
+def save_png(path, image: np.ndarray, scale: int = 4) -> None:
+    import matplotlib.image
+
+    big = image.repeat(scale, 0).repeat(scale, 1).clip(0, 1)
+    with atomic_path(path) as tmp:
+        matplotlib.image.imsave(tmp, big, cmap="gray", vmin=0, vmax=1, format="png")
+
+
+@torch.no_grad()
+def run(params: Params, ds: DatasetParams) -> None:
+    paths = Paths(ds.name)
+    source = SOURCES[ds.source]
+    train = load(ds.name)["train"]
+    G = load_generator(paths.models / "generator_best.pt", ds.model, train.shape[1])
+    rng = torch.Generator().manual_seed(params.seed)
+    samples = G(sample_noise(ds.model, ds.parzen.samples, rng, "cpu")).numpy()
+    with atomic_path(paths.samples) as tmp, open(tmp, "wb") as f:
+        np.save(f, samples)
+
+    shown = samples[: ROWS * COLS].reshape(ROWS, COLS, -1)
+    neighbours = train[nearest(shown[:, -1], train)]
+    figure2 = np.concatenate([shown, neighbours[:, None]], axis=1).reshape(ROWS * (COLS + 1), -1)
+    save_png(paths.figures / "figure2.png", grid(figure2, ROWS, COLS + 1, source.image_shape))
+
+    ends = sample_noise(ds.model, 2 * INTERPOLATIONS, rng, "cpu").view(INTERPOLATIONS, 2, -1)
+    t = torch.linspace(0, 1, STEPS)[None, :, None]
+    z = (1 - t) * ends[:, :1] + t * ends[:, 1:]
+    figure3 = G(z.reshape(INTERPOLATIONS * STEPS, -1)).numpy()
+    save_png(paths.figures / "figure3.png", grid(figure3, INTERPOLATIONS, STEPS, source.image_shape))

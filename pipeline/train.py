@@ -1,0 +1,235 @@
+"""Stage `train`: Algorithm 1 of the paper with the optimiser of the released code.
+
+Two readings of Algorithm 1 (param ``update``):
+
+- ``simultaneous`` (default; goodfeli/adversarial): every iteration draws one minibatch and one
+  noise batch; the last of the k discriminator steps and the generator step share that forward
+  pass (G's loss reuses the same dropout-perturbed D(G(z))) and both updates are applied
+  together. With k = 1 this is exactly the released code.
+- ``alternating`` (Algorithm 1 read literally): k discriminator steps, then one generator step on
+  fresh noise against the updated discriminator.
+
+Objectives (recipe, "released training code"): D minimises 0.5 (BCE(D(x), 1) + BCE(D(G(z)), 0));
+G minimises BCE(D(G(z)), 1) ("non_saturating", section 3) or log(1 - D(G(z))) ("minimax",
+equation 1). Optimiser: v <- m v - lr g; theta <- theta + v, with lr_t = max(lr0 / 1.000004^t,
+1e-6) after t steps of that net and m rising linearly 0.5 -> 0.7 from epoch 1 to 250.
+
+An epoch is one pass of the discriminator over the training set (N / batch D steps, N / (batch k)
+G steps). Every ``eval_every`` epochs the validation Parzen score (sigma cross-validated on the
+validation slice) is logged, and the generator with the best one is kept: model selection never
+sees the test set.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from pipeline import parzen
+from pipeline.params import DatasetParams, Params, TrainSpec, as_dict
+from pipeline.paths import Paths, atomic_path
+from pipeline.preprocess import load
+from pipeline.models import Discriminator, Generator, sample_noise
+
+
+def momentum_at(epoch: int, spec: TrainSpec) -> float:
+    """m_e = m0 + (m1 - m0) min(e - 1, E - 1) / (E - 1), epochs counted from 1 (Pylearn2
+    MomentumAdjustor: start=1, saturate=E)."""
+    m0, m1 = spec.momentum
+    span = max(spec.momentum_epochs - 1, 1)
+    return m0 + (m1 - m0) * min(epoch - 1, span) / span
+
+
+def learning_rate_at(step: int, spec: TrainSpec) -> float:
+    """lr after `step` SGD steps: max(lr0 / decay^step, lr_min) (Pylearn2 ExponentialDecay)."""
+    return max(spec.lr / spec.lr_decay**step, spec.lr_min)
+
+
+class Momentum:
+    """Classical momentum with the learning rate inside the velocity: v <- m v - lr g;
+    theta <- theta + v (Pylearn2 SGD + MomentumAdjustor). Counts its own steps for the lr decay."""
+
+    def __init__(self, params: list[Tensor], spec: TrainSpec) -> None:
+        self.params, self.spec, self.steps = params, spec, 0
+        self.velocity = [torch.zeros_like(p) for p in params]
+
+    @torch.no_grad()
+    def step(self, grads: tuple[Tensor, ...], momentum: float) -> None:
+        lr = learning_rate_at(self.steps, self.spec)
+        torch._foreach_mul_(self.velocity, momentum)
+        torch._foreach_add_(self.velocity, grads, alpha=-lr)
+        torch._foreach_add_(self.params, self.velocity)
+        self.steps += 1
+
+
+def discriminator_loss(real: Tensor, fake: Tensor) -> Tensor:
+    """0.5 (BCE(D(x), 1) + BCE(D(G(z)), 0)) on logits."""
+    return 0.5 * (F.softplus(-real).mean() + F.softplus(fake).mean())
+
+
+def generator_loss(fake: Tensor, kind: str) -> Tensor:
+    """non_saturating: -log D(G(z)); minimax: log(1 - D(G(z))) (equation 1)."""
+    if kind == "non_saturating":
+        return F.softplus(-fake).mean()
+    return -F.softplus(fake).mean()
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        from pipeline.errors import PipelineError
+
+        raise PipelineError("params.yaml: 'device' is 'cuda' but no CUDA device is available")
+    return torch.device(name)
+
+
+@dataclass
+class Nets:
+    G: Generator
+    D: Discriminator
+    opt_g: Momentum
+    opt_d: Momentum
+
+
+class Trainer:
+    """The state of one run: nets, optimisers, data on the device, RNG, step counters."""
+
+    def __init__(self, params: Params, ds: DatasetParams, train: Tensor, device) -> None:
+        self.params, self.ds, self.device = params, ds, device
+        torch.manual_seed(params.seed)  # initialisation and dropout masks
+        self.rng = torch.Generator(device=device).manual_seed(params.seed)  # batches and noise
+        self.data = train.to(device)
+        d = self.data.shape[1]
+        self.G = Generator(ds.model, d).to(device)
+        self.G.init_output_bias(self.data.mean(0))
+        self.D = Discriminator(ds.model, d).to(device)
+        self.opt_g = Momentum(list(self.G.parameters()), ds.train)
+        self.opt_d = Momentum(list(self.D.parameters()), ds.train)
+        self.d_steps = 0  # discriminator steps so far; a generator step follows every k-th
+
+    def noise(self, n: int) -> Tensor:
+        return sample_noise(self.ds.model, n, self.rng, self.device)
+
+    def epoch(self, epoch: int) -> dict[str, float]:
+        """One pass of D over the training set; returns the epoch's mean losses and accuracies."""
+        k, update, loss_kind = self.params.k, self.params.update, self.params.generator_loss
+        m = momentum_at(epoch, self.ds.train)
+        B = self.ds.train.batch_size
+        n_batches = len(self.data) // B
+        perm = torch.randperm(len(self.data), generator=self.rng, device=self.device)
+        G_params, D_params = self.opt_g.params, self.opt_d.params
+        self.G.train()
+        self.D.train()
+        # on-device accumulators: no host sync inside the loop
+        totals = torch.zeros(4, device=self.device)  # loss_d, acc_real, acc_fake, loss_g
+        g_steps = 0
+        for i in range(n_batches):
+            x = self.data[perm[i * B : (i + 1) * B]]
+            with_g = self.d_steps % k == k - 1
+            share = with_g and update == "simultaneous"
+            z = self.noise(B)
+            with torch.set_grad_enabled(share):
+                fake = self.G(z)
+            real_logit = self.D(x)
+            fake_logit = self.D(fake if share else fake.detach())
+            loss_d = discriminator_loss(real_logit, fake_logit)
+            grads_d = torch.autograd.grad(loss_d, D_params, retain_graph=share)
+            if share:  # same forward pass and minibatch; apply both updates together
+                loss_g = generator_loss(fake_logit, loss_kind)
+                grads_g = torch.autograd.grad(loss_g, G_params)
+                self.opt_d.step(grads_d, m)
+                self.opt_g.step(grads_g, m)
+            else:
+                self.opt_d.step(grads_d, m)
+                if with_g:  # alternating: fresh noise against the updated discriminator
+                    loss_g = generator_loss(self.D(self.G(self.noise(B))), loss_kind)
+                    self.opt_g.step(torch.autograd.grad(loss_g, G_params), m)
+            self.d_steps += 1
+            with torch.no_grad():
+                totals[0] += loss_d
+                totals[1] += (real_logit > 0).float().mean()
+                totals[2] += (fake_logit < 0).float().mean()
+                if with_g:
+                    totals[3] += loss_g
+                    g_steps += 1
+        loss_d, acc_real, acc_fake, loss_g = totals.tolist()
+        return {
+            "loss_d": loss_d / n_batches,
+            "loss_g": loss_g / max(g_steps, 1),
+            "acc_real": acc_real / n_batches,
+            "acc_fake": acc_fake / n_batches,
+            "momentum": m,
+            "lr": learning_rate_at(self.opt_d.steps, self.ds.train),
+        }
+
+    @torch.no_grad()
+    def samples(self, n: int, seed: int) -> Tensor:
+        """n samples of G without dropout, from noise fixed by `seed` (same z at every eval)."""
+        self.G.eval()
+        rng = torch.Generator(device=self.device).manual_seed(seed)
+        return self.G(sample_noise(self.ds.model, n, rng, self.device))
+
+
+def save_generator(G: nn.Module, path, meta: dict) -> None:
+    with atomic_path(path) as tmp:
+        torch.save({"state_dict": G.state_dict(), **meta}, tmp)
+
+
+def run(params: Params, ds: DatasetParams) -> None:
+    from dvclive import Live
+
+    paths = Paths(ds.name)
+    device = pick_device(params.device)
+    data = load(ds.name)
+    trainer = Trainer(params, ds, torch.from_numpy(data["train"]), device)
+    valid = torch.from_numpy(data["valid"][: ds.parzen.valid]).to(device)
+    meta = {
+        "dataset": as_dict(ds),
+        "k": params.k,
+        "update": params.update,
+        "generator_loss": params.generator_loss,
+        "seed": params.seed,
+    }
+    best = {"valid_ll": -math.inf, "epoch": 0, "sigma": float("nan")}
+    paths.models.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    with Live(str(paths.train_log), dvcyaml=None, save_dvc_exp=False, report=None) as live:
+        live.step = 1  # dvclive's step is the epoch, counted from 1
+        for epoch in range(1, ds.train.epochs + 1):
+            tick = time.perf_counter()
+            stats = trainer.epoch(epoch)
+            stats["epoch_seconds"] = time.perf_counter() - tick
+            if epoch % ds.train.eval_every == 0 or epoch == ds.train.epochs:
+                samples = trainer.samples(ds.parzen.samples, seed=params.seed + 1)
+                chosen = parzen.select_sigma(valid, samples, ds.parzen)
+                stats["valid_parzen"] = float(chosen.valid_ll.max())
+                stats["valid_sigma"] = chosen.sigma
+                if stats["valid_parzen"] > best["valid_ll"]:
+                    best = {"valid_ll": stats["valid_parzen"], "epoch": epoch, "sigma": chosen.sigma}
+                    save_generator(trainer.G, paths.models / "generator_best.pt", {**meta, **best})
+            for name, value in stats.items():
+                live.log_metric(name, value, plot=name != "epoch_seconds")
+            print(
+                f"{ds.name} epoch {epoch}/{ds.train.epochs} "
+                + " ".join(f"{k}={v:.4g}" for k, v in stats.items()),
+                flush=True,
+            )
+            if epoch < ds.train.epochs:
+                live.next_step()
+        last = {"epoch": ds.train.epochs, "valid_ll": stats["valid_parzen"]}
+        save_generator(trainer.G, paths.models / "generator_last.pt", {**meta, **last})
+        live.summary.update(
+            {
+                "best_epoch": best["epoch"],
+                "best_valid_parzen": best["valid_ll"],
+                "best_valid_sigma": best["sigma"],
+                "train_seconds": time.perf_counter() - start,
+                "device": str(device),
+            }
+        )
