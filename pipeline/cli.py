@@ -59,7 +59,7 @@ def sample(dataset: str = DATASET, params: Path = PARAMS) -> None:
 @app.command()
 def parzen(dataset: str = DATASET, params: Path = PARAMS) -> None:
     """Choose the Parzen sigma on the validation slice; score the test set."""
-    _stage("parzen", params, dataset)
+    _stage("evaluate", params, dataset)
 
 
 @app.command()

@@ -11,12 +11,11 @@ data, so the ||x||^2 + ||mu||^2 - 2 x.mu expansion agrees with a direct differen
 relative even at sigma = 0.1 in 784 dimensions. Memory: one block of `batch` x m float64
 distances (100 x 10,000 -> 8 MB), independent of the number of test points.
 
-The stage ``parzen`` chooses sigma on the validation slice and scores the test set.
+The stage ``parzen`` (pipeline/evaluate.py) applies this to the samples of G.
 """
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 
@@ -24,8 +23,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from pipeline.params import DatasetParams, Params, ParzenSpec
-from pipeline.paths import Paths, write_text
+from pipeline.params import ParzenSpec
 
 
 def sigmas(spec: ParzenSpec) -> np.ndarray:
@@ -67,29 +65,3 @@ def mean_and_se(ll: Tensor) -> tuple[float, float]:
     """Mean and its standard error std/sqrt(N) with the population std (ddof = 0)."""
     ll = ll.to(torch.float64)
     return float(ll.mean()), float(ll.std(correction=0) / math.sqrt(len(ll)))
-
-
-def run(params: Params, ds: DatasetParams) -> None:
-    from pipeline.preprocess import load
-
-    paths = Paths(ds.name)
-    data = load(ds.name)
-    samples = torch.from_numpy(np.load(paths.samples))
-    valid = torch.from_numpy(data["valid"][: ds.parzen.valid])
-    chosen = select_sigma(valid, samples, ds.parzen)
-    test_ll = log_likelihood(torch.from_numpy(data["test"]), samples, [chosen.sigma], ds.parzen.batch)
-    mean, se = mean_and_se(test_ll[0])
-    result = {
-        "test_ll": mean,
-        "test_se": se,
-        "sigma": chosen.sigma,
-        "valid_ll": float(chosen.valid_ll.max()),
-        "n_test": int(test_ll.shape[1]),
-        "n_valid": int(len(valid)),
-        "n_samples": int(len(samples)),
-    }
-    curve = "sigma,valid_ll\n" + "".join(
-        f"{s:.6g},{v:.6f}\n" for s, v in zip(sigmas(ds.parzen), chosen.valid_ll, strict=True)
-    )
-    write_text(paths.parzen_curve, curve)
-    write_text(paths.parzen, json.dumps(result, indent=2) + "\n")

@@ -48,7 +48,9 @@ def grid(images: np.ndarray, rows: int, cols: int, shape: tuple[int, ...], pad: 
     for i, image in enumerate(images[: rows * cols]):
         r, c = divmod(i, cols)
         tile = image.reshape(channels, h, w).transpose(1, 2, 0)
-        canvas[pad + r * (h + pad) : (r + 1) * (h + pad), pad + c * (w + pad) : (c + 1) * (w + pad)] = tile
+        canvas[
+            pad + r * (h + pad) : (r + 1) * (h + pad), pad + c * (w + pad) : (c + 1) * (w + pad)
+        ] = tile
     return canvas.squeeze(-1) if channels == 1 else canvas
 
 
@@ -80,4 +82,6 @@ def run(params: Params, ds: DatasetParams) -> None:
     t = torch.linspace(0, 1, STEPS)[None, :, None]
     z = (1 - t) * ends[:, :1] + t * ends[:, 1:]
     figure3 = G(z.reshape(INTERPOLATIONS * STEPS, -1)).numpy()
-    save_png(paths.figures / "figure3.png", grid(figure3, INTERPOLATIONS, STEPS, source.image_shape))
+    save_png(
+        paths.figures / "figure3.png", grid(figure3, INTERPOLATIONS, STEPS, source.image_shape)
+    )

@@ -51,7 +51,10 @@ def _read_mnist(raw: Path) -> tuple[np.ndarray, np.ndarray]:
     return train.astype(np.float32) / 255.0, test.astype(np.float32) / 255.0
 
 
-_MNIST_URLS = ("https://ossci-datasets.s3.amazonaws.com/mnist/", "http://yann.lecun.com/exdb/mnist/")
+_MNIST_URLS = (
+    "https://ossci-datasets.s3.amazonaws.com/mnist/",
+    "http://yann.lecun.com/exdb/mnist/",
+)
 
 
 def _mnist_file(name: str, md5: str) -> RemoteFile:

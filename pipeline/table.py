@@ -57,4 +57,6 @@ def run(params: Params) -> None:
         table.to_csv(tmp, index=False)
     header = "| " + " | ".join(table.columns) + " |\n|" + "---|" * len(table.columns) + "\n"
     body = "".join("| " + " | ".join(map(str, row)) + " |\n" for row in table.itertuples(False))
-    write_text(TABLE_MD, "Parzen-window log-likelihood of the test set (Table 1)\n\n" + header + body)
+    write_text(
+        TABLE_MD, "Parzen-window log-likelihood of the test set (Table 1)\n\n" + header + body
+    )

@@ -31,10 +31,10 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from pipeline import parzen
+from pipeline.models import Discriminator, Generator, sample_noise
 from pipeline.params import DatasetParams, Params, TrainSpec, as_dict
 from pipeline.paths import Paths, atomic_path
 from pipeline.preprocess import load
-from pipeline.models import Discriminator, Generator, sample_noise
 
 
 def momentum_at(epoch: int, spec: TrainSpec) -> float:
@@ -211,7 +211,11 @@ def run(params: Params, ds: DatasetParams) -> None:
                 stats["valid_parzen"] = float(chosen.valid_ll.max())
                 stats["valid_sigma"] = chosen.sigma
                 if stats["valid_parzen"] > best["valid_ll"]:
-                    best = {"valid_ll": stats["valid_parzen"], "epoch": epoch, "sigma": chosen.sigma}
+                    best = {
+                        "valid_ll": stats["valid_parzen"],
+                        "epoch": epoch,
+                        "sigma": chosen.sigma,
+                    }
                     save_generator(trainer.G, paths.models / "generator_best.pt", {**meta, **best})
             for name, value in stats.items():
                 live.log_metric(name, value, plot=name != "epoch_seconds")
