@@ -1,0 +1,109 @@
+"""Algorithm 1 and the released optimiser: k D steps per G step, the simultaneous update sharing
+one forward pass, classical momentum with lr inside the velocity, the recipe's schedules."""
+
+import copy
+import dataclasses
+import math
+
+import pytest
+import torch
+
+from pipeline.train import (
+    Momentum,
+    Trainer,
+    discriminator_loss,
+    generator_loss,
+    learning_rate_at,
+    momentum_at,
+)
+
+
+@pytest.fixture
+def data():
+    return torch.rand(300, 784, generator=torch.Generator().manual_seed(1))
+
+
+def test_momentum_rises_linearly_from_05_at_epoch_1_to_07_at_epoch_250(tiny):
+    spec = tiny.dataset("mnist").train
+    assert momentum_at(1, spec) == 0.5
+    assert momentum_at(126, spec) == pytest.approx(0.5 + 0.2 * 125 / 249)
+    assert momentum_at(250, spec) == pytest.approx(0.7)
+    assert momentum_at(400, spec) == pytest.approx(0.7)
+
+
+def test_learning_rate_decays_by_1000004_per_step_to_a_floor_of_1e6(tiny):
+    spec = tiny.dataset("mnist").train
+    assert learning_rate_at(0, spec) == 0.1
+    assert learning_rate_at(125_000, spec) == pytest.approx(0.1 / 1.000004**125_000)
+    assert learning_rate_at(125_000, spec) == pytest.approx(0.1 * math.exp(-0.5), rel=1e-5)
+    assert learning_rate_at(10**7, spec) == 1e-6
+
+
+def test_momentum_keeps_the_learning_rate_inside_the_velocity(tiny):
+    spec = tiny.dataset("mnist").train
+    theta = torch.tensor([1.0, -2.0])
+    opt = Momentum([theta], spec)
+    g1, g2 = torch.tensor([0.5, 1.0]), torch.tensor([-1.0, 2.0])
+    opt.step((g1,), momentum=0.5)
+    v1 = -0.1 * g1
+    assert torch.allclose(theta, torch.tensor([1.0, -2.0]) + v1)
+    opt.step((g2,), momentum=0.5)
+    v2 = 0.5 * v1 - learning_rate_at(1, spec) * g2
+    assert torch.allclose(theta, torch.tensor([1.0, -2.0]) + v1 + v2)
+
+
+def test_losses_are_the_released_objectives():
+    real, fake = torch.tensor([2.0, -1.0]), torch.tensor([0.5, -3.0])
+    bce = torch.nn.functional.binary_cross_entropy
+    d_real, d_fake = torch.sigmoid(real), torch.sigmoid(fake)
+    expected_d = 0.5 * (bce(d_real, torch.ones(2)) + bce(d_fake, torch.zeros(2)))
+    assert torch.allclose(discriminator_loss(real, fake), expected_d)
+    assert torch.allclose(generator_loss(fake, "non_saturating"), -torch.log(d_fake).mean())
+    assert torch.allclose(generator_loss(fake, "minimax"), torch.log(1 - d_fake).mean())
+
+
+@pytest.mark.parametrize("update", ["simultaneous", "alternating"])
+def test_k3_steps_the_discriminator_three_times_per_generator_step(tiny, data, update):
+    params = dataclasses.replace(tiny, k=3, update=update)
+    trainer = Trainer(params, params.dataset("mnist"), data, "cpu")
+    trainer.epoch(1)  # 300 rows / batch 100 = 3 D steps
+    trainer.epoch(2)
+    assert (trainer.opt_d.steps, trainer.opt_g.steps) == (6, 2)
+
+
+def test_k1_simultaneous_update_shares_one_forward_pass(tiny, data):
+    """With k = 1 both gradients come from the same minibatch, noise and dropout masks, and both
+    nets move from their old values: exactly the released code's update."""
+    ds = dataclasses.replace(
+        tiny.dataset("mnist"), train=dataclasses.replace(tiny.dataset("mnist").train, epochs=1)
+    )
+    one_batch = data[:100]
+    trainer = Trainer(tiny, ds, one_batch, "cpu")
+    G, D = copy.deepcopy(trainer.G), copy.deepcopy(trainer.D)
+    rng_state, torch_state = trainer.rng.get_state(), torch.get_rng_state()
+    trainer.epoch(1)
+
+    # replay the same random draws by hand
+    rng = torch.Generator().manual_seed(0)
+    rng.set_state(rng_state)
+    torch.set_rng_state(torch_state)
+    perm = torch.randperm(100, generator=rng)
+    z = (2 * torch.rand(100, 100, generator=rng) - 1) * math.sqrt(3)
+    fake = G(z)
+    real_logit, fake_logit = D(one_batch[perm]), D(fake)
+    grads_d = torch.autograd.grad(discriminator_loss(real_logit, fake_logit), D.parameters(),
+                                  retain_graph=True)
+    grads_g = torch.autograd.grad(generator_loss(fake_logit, "non_saturating"), G.parameters())
+    for net, grads, new in ((D, grads_d, trainer.D), (G, grads_g, trainer.G)):
+        for old, g, p in zip(net.parameters(), grads, new.parameters(), strict=True):
+            assert torch.allclose(p, old - 0.1 * g, atol=1e-7)
+
+
+def test_same_seed_same_cpu_gives_identical_nets(tiny, data):
+    runs = []
+    for _ in range(2):
+        trainer = Trainer(tiny, tiny.dataset("mnist"), data, "cpu")
+        stats = trainer.epoch(1)
+        runs.append((stats, [p.clone() for p in trainer.G.parameters()]))
+    assert runs[0][0] == runs[1][0]
+    assert all(torch.equal(a, b) for a, b in zip(runs[0][1], runs[1][1], strict=True))
