@@ -42,7 +42,7 @@ def tiny(tmp_path, tiny_dict) -> P.Params:
     return P.load(path)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def mirror() -> Path:
     if not (MIRROR / "mnist" / "train-images-idx3-ubyte.gz").is_file():
         pytest.fail(f"MNIST mirror not found at {MIRROR}; set GAN_DATA_MIRROR")

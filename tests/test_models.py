@@ -20,15 +20,21 @@ def test_maxout_unit_is_max_of_its_consecutive_pieces():
 def test_paper_mnist_shapes(tiny):
     spec = tiny.dataset("mnist").model
     full = spec.__class__(
-        spec.noise, 100, spec.generator.__class__((1200, 1200), 0.05),
+        spec.noise,
+        100,
+        spec.generator.__class__((1200, 1200), 0.05),
         spec.discriminator.__class__((240, 240), 5, 0.005, (0.8, 0.5, 0.5)),
     )
     G, D = Generator(full, 784), Discriminator(full, 784)
     assert [m.weight.shape for m in G.modules() if isinstance(m, torch.nn.Linear)] == [
-        (1200, 100), (1200, 1200), (784, 1200)
+        (1200, 100),
+        (1200, 1200),
+        (784, 1200),
     ]
     assert [m.weight.shape for m in D.modules() if isinstance(m, torch.nn.Linear)] == [
-        (1200, 784), (1200, 240), (1, 240)
+        (1200, 784),
+        (1200, 240),
+        (1, 240),
     ]
     assert G(torch.zeros(7, 100)).shape == (7, 784)
     assert D(torch.zeros(7, 784)).shape == (7,)

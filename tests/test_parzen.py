@@ -19,8 +19,12 @@ def direct(x: np.ndarray, mu: np.ndarray, sigma: float) -> np.ndarray:
     for xi in x:
         a = -((xi - mu) ** 2).sum(1) / (2 * sigma**2)
         top = a.max()
-        out.append(top + math.log(np.exp(a - top).sum()) - math.log(len(mu))
-                   - x.shape[1] * math.log(sigma * math.sqrt(2 * math.pi)))
+        out.append(
+            top
+            + math.log(np.exp(a - top).sum())
+            - math.log(len(mu))
+            - x.shape[1] * math.log(sigma * math.sqrt(2 * math.pi))
+        )
     return np.array(out)
 
 

@@ -91,8 +91,9 @@ def test_k1_simultaneous_update_shares_one_forward_pass(tiny, data):
     z = (2 * torch.rand(100, 100, generator=rng) - 1) * math.sqrt(3)
     fake = G(z)
     real_logit, fake_logit = D(one_batch[perm]), D(fake)
-    grads_d = torch.autograd.grad(discriminator_loss(real_logit, fake_logit), D.parameters(),
-                                  retain_graph=True)
+    grads_d = torch.autograd.grad(
+        discriminator_loss(real_logit, fake_logit), D.parameters(), retain_graph=True
+    )
     grads_g = torch.autograd.grad(generator_loss(fake_logit, "non_saturating"), G.parameters())
     for net, grads, new in ((D, grads_d, trainer.D), (G, grads_g, trainer.G)):
         for old, g, p in zip(net.parameters(), grads, new.parameters(), strict=True):
