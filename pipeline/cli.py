@@ -66,3 +66,11 @@ def parzen(dataset: str = DATASET, params: Path = PARAMS) -> None:
 def table(params: Path = PARAMS) -> None:
     """Assemble Table 1 (Markdown and CSV under metrics/)."""
     _stage("table", params)
+
+
+@app.command("offline-plots")
+def offline_plots() -> None:
+    """Write the offline HTML template that `dvc plots show` uses (.dvc/plots/offline.html)."""
+    from pipeline import offline_plots as tool
+
+    typer.echo(f"wrote {tool.run()}")

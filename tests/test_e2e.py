@@ -183,3 +183,15 @@ def test_exp_run_k2_reruns_training_and_shows_the_parzen_metric(repo):
     assert "test_ll" in header and any(r.startswith("k2,") for r in rows)
     diff = sh("dvc", "metrics", "diff", "HEAD", "k2", "--json", cwd=root, env=env).stdout
     assert "metrics/datasets/mnist/parzen.json" in json.loads(diff)
+
+
+def test_plots_render_offline(repo):
+    """`dvc plots show` uses the inlined-Vega template: the page loads nothing from a CDN."""
+    root, env = repo
+    sh(sys.executable, "-m", "pipeline", "offline-plots", cwd=root, env=env)
+    sh("dvc", "plots", "show", "-o", "plots_html", cwd=root, env=env)
+    page = (root / "plots_html" / "index.html").read_text()
+    assert "src=\"http" not in page and "cdn.jsdelivr" not in page
+    assert "window.vegaEmbed=" in page
+    for name in ("valid_parzen", "loss_d", "acc_real", "parzen_sigma.csv"):
+        assert name in page
