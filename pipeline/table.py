@@ -30,25 +30,36 @@ def _read_json(path) -> dict:
     return json.loads(path.read_text())
 
 
+def _cell(score: dict) -> str:
+    return f"{score['test_ll']:.1f} ± {score['test_se']:.1f}"
+
+
 def build(params: Params) -> pd.DataFrame:
     rows = [
         {"model": m, "MNIST": mnist, "TFD": tfd, "source": "paper"} for m, mnist, tfd in PUBLISHED
     ]
-    ours = {"model": "Adversarial nets (this run)", "MNIST": "—", "TFD": "—", "source": "this run"}
-    details = []
+    ours = {"model": "Adversarial nets (this run)", "MNIST": "—", "TFD": "—"}
+    memorised = {"model": "Training images as samples (reference)", "MNIST": "—", "TFD": "—"}
+    details, reference_details = [], []
     for name in params.datasets:
         paths = Paths(name)
         score = _read_json(paths.parzen)
         train = _read_json(paths.train_log / "metrics.json")
         column = COLUMNS.get(name, name)
-        ours[column] = f"{score['test_ll']:.1f} ± {score['test_se']:.1f}"
+        ours[column] = _cell(score)
+        memorised[column] = _cell(score["training_set"])
         details.append(
             f"{column}: σ = {score['sigma']:.3g}, epoch {train['best_epoch']}"
             f" of {params.by_name[name].train.epochs}"
         )
+        reference_details.append(
+            f"{column}: first {score['n_samples']} training images, σ = "
+            f"{score['training_set']['sigma']:.3g} (Theis et al., 2016)"
+        )
     details.append(f"seed {params.seed}, k = {params.k}, {params.update} update")
     ours["source"] = "this run: " + "; ".join(details)
-    return pd.DataFrame(rows + [ours])
+    memorised["source"] = "this run: " + "; ".join(reference_details)
+    return pd.DataFrame(rows + [ours, memorised])
 
 
 def run(params: Params) -> None:

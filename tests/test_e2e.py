@@ -113,6 +113,9 @@ def test_metrics_and_table_are_filled(repo):
     assert score["n_test"] == 200 and score["n_valid"] == 100 and score["n_samples"] == 300
     assert score["sigma"] in [pytest.approx(s) for s in [10 ** (-1 + i / 9) for i in range(10)]]
     assert score["test_se"] > 0
+    # the finer grid contains the paper's 10 points, so it can only fit the validation set better
+    assert score["fine_sigma"]["valid_ll"] >= score["valid_ll"] - 1e-9
+    assert set(score["training_set"]) == {"test_ll", "test_se", "sigma", "valid_ll"}
     curve = (root / "metrics/datasets/mnist/parzen_sigma.csv").read_text().splitlines()
     assert curve[0] == "sigma,valid_ll" and len(curve) == 11
     train = json.loads((root / "metrics/datasets/mnist/train/metrics.json").read_text())
@@ -122,6 +125,8 @@ def test_metrics_and_table_are_filled(repo):
     table = (root / "metrics/table1.md").read_text()
     assert "| Adversarial nets | 225 ± 2 | 2057 ± 26 | paper |" in table
     assert f"{score['test_ll']:.1f} ± {score['test_se']:.1f}" in table
+    reference = score["training_set"]
+    assert f"| Training images as samples (reference) | {reference['test_ll']:.1f} ± " in table
     assert f"σ = {score['sigma']:.3g}, epoch {train['best_epoch']} of 2; seed 2, k = 1" in table
 
 
@@ -191,7 +196,7 @@ def test_plots_render_offline(repo):
     sh(sys.executable, "-m", "pipeline", "offline-plots", cwd=root, env=env)
     sh("dvc", "plots", "show", "-o", "plots_html", cwd=root, env=env)
     page = (root / "plots_html" / "index.html").read_text()
-    assert "src=\"http" not in page and "cdn.jsdelivr" not in page
+    assert 'src="http' not in page and "cdn.jsdelivr" not in page
     assert "window.vegaEmbed=" in page
     for name in ("valid_parzen", "loss_d", "acc_real", "parzen_sigma.csv"):
         assert name in page
