@@ -44,35 +44,15 @@ def repo(tmp_path_factory, mirror):
         **os.environ,
         "GAN_DATA_MIRROR": str(mirror),
         "OMP_NUM_THREADS": "1",
+        "GIT_AUTHOR_NAME": "test",
+        "GIT_AUTHOR_EMAIL": "test@example.com",
+        "GIT_COMMITTER_NAME": "test",
+        "GIT_COMMITTER_EMAIL": "test@example.com",
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
     }
     sh("git", "init", "-q", cwd=dest, env=env)
-    sh(
-        "git",
-        "-c",
-        "user.name=t",
-        "-c",
-        "user.email=t@t",
-        "commit",
-        "-qm",
-        "tiny",
-        "--allow-empty",
-        cwd=dest,
-        env=env,
-    )
     sh("git", "add", "-A", cwd=dest, env=env)
-    sh(
-        "git",
-        "-c",
-        "user.name=t",
-        "-c",
-        "user.email=t@t",
-        "commit",
-        "-qm",
-        "tiny",
-        cwd=dest,
-        env=env,
-    )
+    sh("git", "commit", "-qm", "tiny configuration", cwd=dest, env=env)
     sh("dvc", "repro", cwd=dest, env=env)
     return dest, env
 
