@@ -24,13 +24,13 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from pipeline import parzen
+from pipeline.errors import PipelineError
 from pipeline.models import Discriminator, Generator, sample_noise
 from pipeline.params import DatasetParams, Params, TrainSpec, as_dict
 from pipeline.paths import Paths, atomic_path
@@ -83,18 +83,8 @@ def pick_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
-        from pipeline.errors import PipelineError
-
         raise PipelineError("params.yaml: 'device' is 'cuda' but no CUDA device is available")
     return torch.device(name)
-
-
-@dataclass
-class Nets:
-    G: Generator
-    D: Discriminator
-    opt_g: Momentum
-    opt_d: Momentum
 
 
 class Trainer:
