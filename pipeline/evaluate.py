@@ -19,20 +19,24 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from pipeline.params import DatasetParams, Params
-from pipeline.parzen import log_likelihood, mean_and_se, sigmas
+from pipeline.params import DatasetParams, Params, ParzenSpec
+from pipeline.parzen import log_likelihood, mean_and_se, select_sigma, sigmas
 from pipeline.paths import Paths, write_text
 from pipeline.preprocess import load
 
 
-def score(samples: Tensor, valid: Tensor, test: Tensor, grid: np.ndarray, batch: int):
-    """sigma = argmax of the mean validation log-likelihood over `grid`; test mean and SE.
-    Returns the numbers and the validation curve over `grid`."""
-    valid_ll = log_likelihood(valid, samples, grid, batch).mean(1).numpy()
-    sigma = float(grid[int(np.argmax(valid_ll))])
-    mean, se = mean_and_se(log_likelihood(test, samples, [sigma], batch)[0])
-    numbers = {"test_ll": mean, "test_se": se, "sigma": sigma, "valid_ll": float(valid_ll.max())}
-    return numbers, valid_ll
+def score(samples: Tensor, valid: Tensor, test: Tensor, spec: ParzenSpec, grid):
+    """sigma chosen on `valid` over `grid`; the test mean and its standard error. Returns those
+    numbers and the validation curve over `grid`."""
+    chosen = select_sigma(valid, samples, spec, grid)
+    mean, se = mean_and_se(log_likelihood(test, samples, [chosen.sigma], spec.batch)[0])
+    valid_ll = float(chosen.valid_ll.max())
+    return {
+        "test_ll": mean,
+        "test_se": se,
+        "sigma": chosen.sigma,
+        "valid_ll": valid_ll,
+    }, chosen.valid_ll
 
 
 def run(params: Params, ds: DatasetParams) -> None:
@@ -45,9 +49,9 @@ def run(params: Params, ds: DatasetParams) -> None:
     fine = np.logspace(*ds.parzen.sigma_range, 10 * (ds.parzen.sigma_num - 1) + 1)
     memorised = torch.from_numpy(data["train"][: len(samples)])
 
-    paper, curve = score(samples, valid, test, grid, ds.parzen.batch)
-    finer, _ = score(samples, valid, test, fine, ds.parzen.batch)
-    reference, _ = score(memorised, valid, test, grid, ds.parzen.batch)
+    paper, curve = score(samples, valid, test, ds.parzen, grid)
+    finer, _ = score(samples, valid, test, ds.parzen, fine)
+    reference, _ = score(memorised, valid, test, ds.parzen, grid)
     result = {
         **paper,
         "n_test": len(test),

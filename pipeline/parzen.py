@@ -54,9 +54,10 @@ class Selection:
     valid_ll: np.ndarray  # mean validation log-likelihood per candidate sigma
 
 
-def select_sigma(valid: Tensor, samples: Tensor, spec: ParzenSpec) -> Selection:
-    """The sigma of the grid with the highest mean validation log-likelihood."""
-    grid = sigmas(spec)
+def select_sigma(valid: Tensor, samples: Tensor, spec: ParzenSpec, grid=None) -> Selection:
+    """The sigma of the grid (default: the paper's, from `spec`) with the highest mean validation
+    log-likelihood."""
+    grid = sigmas(spec) if grid is None else np.asarray(grid)
     mean_ll = log_likelihood(valid, samples, grid, spec.batch).mean(1).cpu().numpy()
     return Selection(float(grid[int(np.argmax(mean_ll))]), mean_ll)
 
