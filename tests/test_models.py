@@ -5,7 +5,9 @@ import math
 
 import torch
 
+from pipeline import params as P
 from pipeline.models import Discriminator, Generator, Maxout, sample_noise
+from tests.conftest import ROOT
 
 
 def test_maxout_unit_is_max_of_its_consecutive_pieces():
@@ -17,14 +19,8 @@ def test_maxout_unit_is_max_of_its_consecutive_pieces():
     assert torch.equal(out[:, 1], z[:, 3:6].max(1).values)
 
 
-def test_paper_mnist_shapes(tiny):
-    spec = tiny.dataset("mnist").model
-    full = spec.__class__(
-        spec.noise,
-        100,
-        spec.generator.__class__((1200, 1200), 0.05),
-        spec.discriminator.__class__((240, 240), 5, 0.005, (0.8, 0.5, 0.5)),
-    )
+def test_paper_mnist_shapes():
+    full = P.load(ROOT / "params.yaml").dataset("mnist").model  # the paper's sizes
     G, D = Generator(full, 784), Discriminator(full, 784)
     assert [m.weight.shape for m in G.modules() if isinstance(m, torch.nn.Linear)] == [
         (1200, 100),
