@@ -1,6 +1,8 @@
 """Stage `download`: fetch a dataset's official files, verified by md5, into data/raw/<dataset>.
 
-Mirror directories (``GAN_DATA_MIRROR``, separated by ``os.pathsep``) are tried before the URLs.
+Mirror directories (``GAN_DATA_MIRROR``, separated by ``os.pathsep``) are tried before the URLs,
+for every option of the source (pipeline/sources.py) in order. A licensed file with no URL (TFD)
+that no mirror holds is an error saying where to put it.
 All files land in a temporary directory first; data/raw/<dataset> is replaced only when every
 file is present and verified, so a missing file or a bad checksum leaves nothing behind.
 """
@@ -8,6 +10,7 @@ file is present and verified, so a missing file or a bad checksum leaves nothing
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import tempfile
@@ -17,9 +20,10 @@ from pathlib import Path
 from pipeline.errors import PipelineError
 from pipeline.params import DatasetParams, Params
 from pipeline.paths import Paths
-from pipeline.sources import SOURCES, RemoteFile
+from pipeline.sources import SOURCES, Option, RemoteFile, Source
 
 MIRROR_ENV = "GAN_DATA_MIRROR"
+PROVENANCE = "provenance.json"  # which option was fetched; its note labels the results
 
 
 def md5sum(path: Path) -> str:
@@ -34,48 +38,72 @@ def mirrors() -> list[Path]:
     return [Path(p) for p in os.environ.get(MIRROR_ENV, "").split(os.pathsep) if p]
 
 
-def fetch(file: RemoteFile, source: str, dest: Path) -> None:
-    """Copy `file` from the first mirror that has it, else download it; then check its md5."""
-    tried = []
+def _from_mirror(file: RemoteFile, dest: Path) -> str | None:
     for mirror in mirrors():
-        candidate = mirror / source / file.name
-        tried.append(str(candidate))
+        candidate = mirror / file.folder / file.name
         if candidate.is_file():
             shutil.copyfile(candidate, dest)
-            origin = str(candidate)
-            break
-    else:
-        for url in file.urls:
-            tried.append(url)
-            try:
-                with urllib.request.urlopen(url, timeout=60) as response, open(dest, "wb") as out:
-                    shutil.copyfileobj(response, out)
-                origin = url
-                break
-            except OSError:
-                continue
-        else:
-            raise PipelineError(
-                f"could not fetch {source}/{file.name}; tried: {', '.join(tried)}. "
-                f"Set {MIRROR_ENV} to a directory holding {source}/{file.name}."
-            )
-    got = md5sum(dest)
-    if got != file.md5:
+            return str(candidate)
+    return None
+
+
+def _from_urls(file: RemoteFile, dest: Path) -> str | None:
+    for url in file.urls:
+        try:
+            with urllib.request.urlopen(url, timeout=60) as response, open(dest, "wb") as out:
+                shutil.copyfileobj(response, out)
+            return url
+        except OSError:
+            continue
+    return None
+
+
+def _verify(file: RemoteFile, path: Path, origin: str) -> None:
+    got = md5sum(path)
+    if file.md5 is not None and got != file.md5:
         raise PipelineError(
-            f"checksum mismatch for {source}/{file.name} from {origin}: "
+            f"checksum mismatch for {file.folder}/{file.name} from {origin}: "
             f"md5 {got}, expected {file.md5}"
         )
 
 
+def fetch(source: Source, staging: Path) -> Option:
+    """Put one complete option of `source` into `staging`: the first option whose files are all
+    in a mirror, else the first one whose files all download. Every file's md5 is checked."""
+    for getter in (_from_mirror, _from_urls):
+        for option in source.options:
+            origins = []
+            for file in option.files:
+                origin = getter(file, staging / file.name)
+                if origin is None:
+                    for partial in staging.iterdir():
+                        partial.unlink()
+                    break
+                _verify(file, staging / file.name, origin)
+                origins.append(origin)
+            else:
+                return option
+    wanted = " or ".join(
+        ", ".join(f"{f.folder}/{f.name}" for f in option.files) for option in source.options
+    )
+    where = ", ".join(str(m) for m in mirrors()) or f"none (${MIRROR_ENV} is not set)"
+    urls = [u for option in source.options for f in option.files for u in f.urls]
+    tried = f"mirrors: {where}; URLs: {', '.join(urls) or 'none'}"
+    reason = source.missing or f"set {MIRROR_ENV} to a directory holding it, or get online"
+    raise PipelineError(f"could not fetch {source.name} ({wanted}); tried {tried}. {reason}")
+
+
 def run(params: Params, ds: DatasetParams) -> None:
-    dataset, source = ds.name, ds.source
-    out = Paths(dataset).raw
+    source = SOURCES[ds.source]
+    out = Paths(ds.name).raw
     out.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{dataset}.") as tmp:
+    with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{ds.name}.") as tmp:
         staging = Path(tmp) / "files"
         staging.mkdir()
-        for file in SOURCES[source].files:
-            fetch(file, source, staging / file.name)
+        option = fetch(source, staging)
+        files = {f.name: md5sum(staging / f.name) for f in option.files}
+        provenance = {"source": source.name, "note": option.note, "md5": files}
+        (staging / PROVENANCE).write_text(json.dumps(provenance, indent=2) + "\n")
         if out.exists():
             shutil.rmtree(out)
         staging.rename(out)

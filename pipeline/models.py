@@ -3,10 +3,19 @@
 Sources: "Generative Adversarial Nets", NIPS 2014, section 5 ("the generator nets used a mixture
 of rectifier linear activations and sigmoid activations, while the discriminator net used maxout
 activations. Dropout was applied in training the discriminator net"), and goodfeli/adversarial
-``mnist.yaml`` (Pylearn2): G = ReLU 1200 -> ReLU 1200 -> sigmoid 784, irange .05; D = maxout
-240x5 -> maxout 240x5 -> sigmoid, irange .005, dropout on every layer's input (pixels kept with
-p = .8, hidden units with p = .5, scaled by 1/p); weights U(-irange, irange), biases 0, except
-G's output bias = logit of the training pixel means. See ../shared/reference/gan-2014-recipe.md.
+(Pylearn2): ``mnist.yaml``, ``tfd_pretrain/{pretrain,train}.yaml``,
+``cifar10_fully_connected.yaml``, ``cifar10_convolutional.yaml`` and ``deconv.py``. See
+../shared/reference/gan-2014-recipe.md; every size comes from params.yaml.
+
+- G: dense hidden layers (ReLU or sigmoid), then a sigmoid output (bias = logit of the training
+  pixel means), a linear output, or a "deconvolutional" output (reshape to 80 x 10 x 10, 5 x 5
+  transposed convolution with stride 3 -> 3 x 32 x 32, untied biases). TFD's generator is
+  pretrained, then extended with new layers in front (:meth:`Generator.extended`).
+- D: maxout conv layers (conv to channels * pieces maps, max over each block of pieces, max
+  pooling with Pylearn2's ceil-mode output size), maxout dense layers, one sigmoid unit (returned
+  as a logit); dropout on every layer's input.
+- Init: weights U(-irange, irange) ("irange") or `sparse` N(0, 1) weights per unit
+  ("sparse_init"); biases 0 unless set ("init_bias").
 """
 
 from __future__ import annotations
@@ -17,7 +26,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from pipeline.params import ModelSpec
+from pipeline.params import ConvSpec, ModelSpec
+
+ACTIVATIONS = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid}
 
 
 class Maxout(nn.Module):
@@ -33,56 +44,170 @@ class Maxout(nn.Module):
         return self.linear(x).unflatten(-1, (self.units, self.pieces)).amax(-1)
 
 
-def _init_uniform(module: nn.Module, irange: float) -> None:
+class MaxoutConv(nn.Module):
+    """Pylearn2 ``MaxoutConvC01B``: a convolution to channels*pieces maps (zero padding `pad`),
+    the max over each consecutive block of `pieces` maps, then max pooling. cuda-convnet pools
+    to ceil((n - pool) / stride) + 1 positions, which is PyTorch's ceil_mode."""
+
+    def __init__(self, c_in: int, spec: ConvSpec) -> None:
+        super().__init__()
+        self.channels, self.pieces = spec.channels, spec.pieces
+        self.conv = nn.Conv2d(c_in, spec.channels * spec.pieces, spec.kernel, padding=spec.pad)
+        self.pool = nn.MaxPool2d(spec.pool, spec.pool_stride, ceil_mode=True)
+
+    def forward(self, x: Tensor) -> Tensor:
+        z = self.conv(x).unflatten(1, (self.channels, self.pieces)).amax(2)
+        return self.pool(z)  # max over pieces and max over the window commute
+
+
+class Deconv(nn.Module):
+    """goodfeli/adversarial ``deconv.Deconv``: the transpose of a strided convolution, output side
+    stride * (n - 1) + kernel, with one bias per output unit (tied_b: 0)."""
+
+    def __init__(self, c_in: int, c_out: int, kernel: int, stride: int, side: int) -> None:
+        super().__init__()
+        self.conv = nn.ConvTranspose2d(c_in, c_out, kernel, stride=stride, bias=False)
+        self.bias = nn.Parameter(torch.zeros(c_out, side, side))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.conv(x) + self.bias
+
+
+def _init(module: nn.Module, irange: float) -> None:
     """Pylearn2 "irange r": every weight ~ U(-r, r), every bias 0."""
     for m in module.modules():
-        if isinstance(m, nn.Linear):
+        if isinstance(m, nn.Linear | nn.Conv2d | nn.ConvTranspose2d):
             nn.init.uniform_(m.weight, -irange, irange)
-            nn.init.zeros_(m.bias)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+
+
+def sparse_init_(weight: Tensor, nonzero: int) -> None:
+    """Pylearn2 ``sparse_init``: each output unit gets `nonzero` incoming weights ~ N(0, 1) at
+    distinct random inputs, all others 0."""
+    with torch.no_grad():
+        d_out, d_in = weight.shape
+        chosen = torch.rand(d_out, d_in).argsort(1)[:, :nonzero]
+        weight.zero_().scatter_(1, chosen, torch.randn(d_out, nonzero))
+
+
+def _dense(widths, activations, biases) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for d_in, d_out, act, bias in zip(widths, widths[1:], activations, biases, strict=False):
+        linear = nn.Linear(d_in, d_out)
+        linear.bias_init = bias  # applied after the irange init, see Generator.__init__
+        layers += [linear, ACTIVATIONS[act]()]
+    return nn.Sequential(*layers)
+
+
+def _set_init_biases(module: nn.Module) -> None:
+    with torch.no_grad():
+        for m in module.modules():
+            if hasattr(m, "bias_init"):
+                m.bias.fill_(m.bias_init)
 
 
 class Generator(nn.Module):
-    """G(z): ReLU hidden layers, sigmoid output of the data's dimension."""
+    """G(z) -> flattened image. ``extension`` is empty unless built with ``extended=True`` for a
+    spec with ``generator.extend`` (TFD's second phase)."""
 
-    def __init__(self, spec: ModelSpec, d_out: int) -> None:
+    def __init__(self, spec: ModelSpec, image_shape: tuple[int, ...], extended: bool = True):
         super().__init__()
-        widths = (spec.noise_dim, *spec.generator.hidden)
-        layers: list[nn.Module] = []
-        for d_in, d_hidden in zip(widths, widths[1:], strict=False):
-            layers += [nn.Linear(d_in, d_hidden), nn.ReLU()]
-        self.hidden = nn.Sequential(*layers)
-        self.out = nn.Linear(widths[-1], d_out)
-        _init_uniform(self, spec.generator.irange)
+        g = spec.generator
+        d_out = math.prod(image_shape)
+        widths = (spec.noise_dim, *g.hidden)
+        self.hidden = _dense(widths, g.activations, g.hidden_bias)
+        if g.output == "deconv":
+            c = g.deconv
+            self.reshape = (c.channels, c.size, c.size)
+            self.out = Deconv(c.channels, image_shape[0], c.kernel, c.stride, image_shape[-1])
+        else:
+            self.reshape = None
+            self.out = nn.Linear(widths[-1], d_out)
+        self.squash = g.output == "sigmoid"
+        e = g.extend if extended else None
+        self.extension = (
+            _dense((spec.noise_dim, *e.hidden), e.activations, e.hidden_bias)
+            if e
+            else nn.Sequential()
+        )
+        _init(self.hidden, g.irange)
+        if g.output_irange is not None:
+            _init(self.out, g.output_irange)
+        else:
+            _init(self.out, 0.0)
+            sparse_init_(self.out.weight, g.output_sparse)
+        _init(self.extension, g.irange)
+        _set_init_biases(self)
 
     def init_output_bias(self, pixel_mean: Tensor) -> None:
-        """Output bias = logit of the training pixel means, clipped to [1e-7, 1 - 1e-7]."""
-        with torch.no_grad():
-            self.out.bias.copy_(torch.logit(pixel_mean.clamp(1e-7, 1 - 1e-7)))
+        """Sigmoid output bias = logit of the training pixel means, clipped to [1e-7, 1 - 1e-7]
+        (Pylearn2 init_sigmoid_bias_from_marginals). No-op for linear outputs."""
+        if self.squash:
+            with torch.no_grad():
+                self.out.bias.copy_(torch.logit(pixel_mean.clamp(1e-7, 1 - 1e-7)))
+
+    def extended(self, spec: ModelSpec, image_shape: tuple[int, ...]) -> Generator:
+        """A generator with spec.generator.extend's new layers in front of this (pretrained) one
+        (goodfeli/adversarial ``add_layers``)."""
+        bigger = Generator(spec, image_shape, extended=True).to(next(self.parameters()).device)
+        bigger.hidden.load_state_dict(self.hidden.state_dict())
+        bigger.out.load_state_dict(self.out.state_dict())
+        return bigger
 
     def forward(self, z: Tensor) -> Tensor:
-        return torch.sigmoid(self.out(self.hidden(z)))
+        h = self.hidden(self.extension(z))
+        if self.reshape is not None:
+            return self.out(h.view(-1, *self.reshape)).flatten(1)
+        y = self.out(h)
+        return torch.sigmoid(y) if self.squash else y
 
 
 class Discriminator(nn.Module):
-    """D(x) as a logit: dropout on each layer's input, maxout hidden layers, one sigmoid unit.
+    """D(x) as a logit: dropout on each layer's input, maxout conv then maxout dense hidden
+    layers, one sigmoid unit. Returns the pre-sigmoid activation so that log D and log(1 - D)
+    are computed stably."""
 
-    Returns the pre-sigmoid activation so that log D and log(1 - D) are computed stably."""
-
-    def __init__(self, spec: ModelSpec, d_in: int) -> None:
+    def __init__(self, spec: ModelSpec, image_shape: tuple[int, ...]) -> None:
         super().__init__()
         d = spec.discriminator
-        widths = (d_in, *d.units)
         self.keep = d.keep
+        self.image_shape = image_shape
+        self.convs = nn.ModuleList()
+        channels = image_shape[0] if len(image_shape) == 3 else 1
+        for c in d.conv:
+            self.convs.append(MaxoutConv(channels, c))
+            channels = c.channels
+        with torch.no_grad():  # the flattened size after the conv layers
+            probe = torch.zeros(1, math.prod(image_shape))
+            d_flat = self._conv(probe).shape[1] if d.conv else probe.shape[1]
+        widths = (d_flat, *d.units)
         self.maxouts = nn.ModuleList(
             Maxout(a, b, d.pieces) for a, b in zip(widths, widths[1:], strict=False)
         )
         self.out = nn.Linear(widths[-1], 1)
-        _init_uniform(self, d.irange)
+        _init(self, d.irange)
+
+    def _conv(self, x: Tensor, keep=None) -> Tensor:
+        side = self.image_shape[-2:]
+        x = x.view(len(x), -1, *side)
+        for i, layer in enumerate(self.convs):
+            x = layer(F.dropout(x, 1 - keep[i], self.training) if keep else x)
+        return x.flatten(1)
 
     def forward(self, x: Tensor) -> Tensor:
-        for keep, layer in zip(self.keep, self.maxouts, strict=False):
+        n_conv = len(self.convs)
+        if n_conv:
+            x = self._conv(x, self.keep[:n_conv])
+        for keep, layer in zip(self.keep[n_conv:], self.maxouts, strict=False):
             x = layer(F.dropout(x, 1 - keep, self.training))
         return self.out(F.dropout(x, 1 - self.keep[-1], self.training)).squeeze(-1)
+
+
+def constrained_weights(*nets: nn.Module) -> list[Tensor]:
+    """The weight matrices Pylearn2's max_col_norm applies to: every dense layer's (one norm per
+    output unit, i.e. per row of a PyTorch Linear weight)."""
+    return [m.weight for net in nets for m in net.modules() if isinstance(m, nn.Linear)]
 
 
 def sample_noise(spec: ModelSpec, n: int, generator: torch.Generator, device) -> Tensor:

@@ -21,6 +21,9 @@ UPDATES = ("simultaneous", "alternating")
 GENERATOR_LOSSES = ("non_saturating", "minimax")
 DEVICES = ("auto", "cpu", "cuda")
 NOISES = ("uniform", "gaussian")
+SCHEDULES = ("auto", "paper", "cpu")
+ACTIVATIONS = ("relu", "sigmoid")
+OUTPUTS = ("sigmoid", "linear", "deconv")
 
 
 class ParamsError(PipelineError):
@@ -29,7 +32,7 @@ class ParamsError(PipelineError):
 
 @dataclass(frozen=True)
 class Split:
-    """Index ranges of the paper's splits (section 5; recipe "training data")."""
+    """Rows of the official files (MNIST, CIFAR-10; recipe "training data")."""
 
     train: tuple[int, int]  # rows of the official training file used to train G and D
     valid: tuple[int, int]  # held-out rows of the training file (model selection, sigma)
@@ -37,14 +40,62 @@ class Split:
 
 
 @dataclass(frozen=True)
+class FoldSplit:
+    """TFD's protocol (and LFW laid out as TFD): train on the unlabeled split of `train_fold`;
+    Parzen per fold with sigma from that fold's valid split, scored on its test split."""
+
+    train_fold: int
+    folds: int
+
+
+@dataclass(frozen=True)
+class Extension:
+    """Layers put in front of a pretrained generator (TFD's second stage, tfd_pretrain/)."""
+
+    hidden: tuple[int, ...]  # the last width feeds the pretrained net, so it equals noise_dim
+    activations: tuple[str, ...]
+    hidden_bias: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class Deconv:
+    """CIFAR-10 conv generator output: reshape to channels x size x size, transposed conv."""
+
+    channels: int
+    size: int
+    kernel: int
+    stride: int
+
+
+@dataclass(frozen=True)
 class GeneratorSpec:
-    hidden: tuple[int, ...]  # ReLU layer widths
+    hidden: tuple[int, ...]  # hidden layer widths
+    activations: tuple[str, ...]  # "relu" | "sigmoid" per hidden layer
+    hidden_bias: tuple[float, ...]  # initial bias per hidden layer (Pylearn2 init_bias)
     irange: float  # weights ~ U(-irange, irange), "irange" in the released configs
+    output: str  # "sigmoid" (bias = logit of pixel means) | "linear" | "deconv"
+    output_irange: float | None  # output weights ~ U(-r, r) ...
+    output_sparse: int | None  # ... or this many N(0, 1) weights per unit (Pylearn2 sparse_init)
+    deconv: Deconv | None
+    extend: Extension | None
+
+
+@dataclass(frozen=True)
+class ConvSpec:
+    """A maxout convolutional layer (Pylearn2 MaxoutConvC01B) and its max pooling."""
+
+    channels: int
+    pieces: int
+    kernel: int
+    pad: int
+    pool: int
+    pool_stride: int
 
 
 @dataclass(frozen=True)
 class DiscriminatorSpec:
-    units: tuple[int, ...]  # maxout units per hidden layer
+    conv: tuple[ConvSpec, ...]  # maxout conv layers before the dense ones (may be empty)
+    units: tuple[int, ...]  # maxout units per dense hidden layer
     pieces: int  # linear pieces per maxout unit
     irange: float
     keep: tuple[float, ...]  # dropout keep probability of each layer's input
@@ -54,13 +105,15 @@ class DiscriminatorSpec:
 class ModelSpec:
     noise: str  # prior p_z: "uniform" on (-sqrt 3, sqrt 3) or "gaussian" N(0, I)
     noise_dim: int
+    max_col_norm: float | None  # Pylearn2 max_col_norm on every layer of G and D (TFD)
     generator: GeneratorSpec
     discriminator: DiscriminatorSpec
 
 
 @dataclass(frozen=True)
 class TrainSpec:
-    epochs: int
+    epochs: tuple[int, ...]  # the paper's schedule: epochs per phase (a 2nd phase extends G)
+    cpu_epochs: tuple[int, ...]  # the reduced schedule for a CPU, same nets
     batch_size: int
     lr: float  # lr0
     lr_decay: float  # lr_t = max(lr0 / lr_decay**t, lr_min)
@@ -69,13 +122,17 @@ class TrainSpec:
     momentum_epochs: int  # epoch at which the final momentum is reached
     eval_every: int  # epochs between validation Parzen scores
 
+    def schedule(self, name: str) -> tuple[int, ...]:
+        """Epochs per phase under schedule "paper" or "cpu"."""
+        return self.epochs if name == "paper" else self.cpu_epochs
+
 
 @dataclass(frozen=True)
 class ParzenSpec:
     samples: int  # m samples drawn from G
     sigma_range: tuple[float, float]  # log10 of the smallest and largest sigma
     sigma_num: int  # np.logspace(sigma_range[0], sigma_range[1], sigma_num)
-    valid: int  # sigma is chosen on the first `valid` validation rows
+    valid: int | None  # sigma is chosen on the first `valid` validation rows (None: all)
     batch: int  # test points per distance block (bounds memory)
 
 
@@ -83,10 +140,15 @@ class ParzenSpec:
 class DatasetParams:
     name: str
     source: str
-    split: Split
+    split: Split | FoldSplit
     model: ModelSpec
     train: TrainSpec
     parzen: ParzenSpec
+
+    @property
+    def folds(self) -> int:
+        """Number of (valid, test) pairs the Parzen stage scores: 1, or TFD's 5 folds."""
+        return self.split.folds if isinstance(self.split, FoldSplit) else 1
 
 
 @dataclass(frozen=True)
@@ -96,6 +158,7 @@ class Params:
     generator_loss: str
     seed: int
     device: str
+    schedule: str  # "paper" | "cpu" | "auto" (paper on CUDA, cpu otherwise)
     datasets: tuple[str, ...]
     by_name: dict[str, DatasetParams]
 
@@ -105,6 +168,11 @@ class Params:
                 f"unknown dataset {name!r}: params.yaml 'datasets' lists {list(self.datasets)}"
             )
         return self.by_name[name]
+
+    def resolved_schedule(self, cuda: bool) -> str:
+        if self.schedule == "auto":
+            return "paper" if cuda else "cpu"
+        return self.schedule
 
 
 class _Reader:
@@ -129,6 +197,26 @@ class _Reader:
 
     def sub(self, name: str) -> _Reader:
         return _Reader(self.raw(name), self.key(name), self.file)
+
+    def is_null(self, name: str) -> bool:
+        """The key is present and null (an optional feature switched off)."""
+        return self.raw(name) is None
+
+    def subs(self, name: str) -> list[_Reader]:
+        value = self.raw(name)
+        if not isinstance(value, list):
+            raise self.fail(name, value, "a list of mappings")
+        return [_Reader(v, f"{self.key(name)}[{i}]", self.file) for i, v in enumerate(value)]
+
+    def choices(self, name: str, options: tuple[str, ...], length: int) -> tuple[str, ...]:
+        value = self.raw(name)
+        if (
+            not isinstance(value, list)
+            or len(value) != length
+            or any(v not in options for v in value)
+        ):
+            raise self.fail(name, value, f"a list of {length} of {list(options)}")
+        return tuple(value)
 
     def integer(self, name: str, minimum: int = 1) -> int:
         value = self.raw(name)
@@ -178,32 +266,105 @@ def _range(r: _Reader, name: str) -> tuple[int, int]:
     return start, stop
 
 
+def _split(s: _Reader, kind: type) -> Split | FoldSplit:
+    from pipeline.sources import Folds
+
+    if kind is Folds:
+        folds = s.integer("folds")
+        train_fold = s.integer("train_fold", minimum=0)
+        if train_fold >= folds:
+            raise s.fail("train_fold", train_fold, f"a fold index below folds = {folds}")
+        return FoldSplit(train_fold=train_fold, folds=folds)
+    return Split(train=_range(s, "train"), valid=_range(s, "valid"), test=s.integer("test"))
+
+
+def _generator(g: _Reader, noise_dim: int, image_shape: tuple[int, ...]) -> GeneratorSpec:
+    hidden = g.int_list("hidden")
+    n = len(hidden)
+    output = g.choice("output", OUTPUTS)
+    output_irange = None if g.is_null("output_irange") else g.number("output_irange")
+    output_sparse = None if g.is_null("output_sparse") else g.integer("output_sparse")
+    if (output_irange is None) == (output_sparse is None):
+        raise g.fail("output_sparse", output_sparse, "null when output_irange is set, else set")
+    deconv = None
+    if output == "deconv":
+        c = g.sub("deconv")
+        deconv = Deconv(c.integer("channels"), c.integer("size"), c.integer("kernel"),
+                        c.integer("stride"))  # fmt: skip
+        side = (deconv.size - 1) * deconv.stride + deconv.kernel
+        if len(image_shape) != 3 or side != image_shape[-1]:
+            raise g.fail("deconv", g.raw("deconv"), f"an output of shape {image_shape}, not {side}")
+        if deconv.channels * deconv.size**2 != hidden[-1]:
+            raise g.fail("hidden", list(hidden), f"a last width of channels x size^2 = "
+                         f"{deconv.channels * deconv.size**2}")  # fmt: skip
+    extend = None
+    if not g.is_null("extend"):
+        e = g.sub("extend")
+        widths = e.int_list("hidden")
+        extend = Extension(
+            hidden=widths,
+            activations=e.choices("activations", ACTIVATIONS, len(widths)),
+            hidden_bias=e.number_list("hidden_bias", -math.inf, math.inf, len(widths)),
+        )
+        if widths[-1] != noise_dim:
+            raise e.fail("hidden", list(widths), f"a last width equal to noise_dim = {noise_dim}")
+    return GeneratorSpec(
+        hidden=hidden,
+        activations=g.choices("activations", ACTIVATIONS, n),
+        hidden_bias=g.number_list("hidden_bias", -math.inf, math.inf, n),
+        irange=g.number("irange"),
+        output=output,
+        output_irange=output_irange,
+        output_sparse=output_sparse,
+        deconv=deconv,
+        extend=extend,
+    )
+
+
+def _discriminator(d: _Reader) -> DiscriminatorSpec:
+    conv = tuple(
+        ConvSpec(
+            channels=c.integer("channels"),
+            pieces=c.integer("pieces"),
+            kernel=c.integer("kernel"),
+            pad=c.integer("pad", minimum=0),
+            pool=c.integer("pool"),
+            pool_stride=c.integer("pool_stride"),
+        )
+        for c in d.subs("conv")
+    )
+    units = d.int_list("units")
+    return DiscriminatorSpec(
+        conv=conv,
+        units=units,
+        pieces=d.integer("pieces"),
+        irange=d.number("irange"),
+        keep=d.number_list("keep", 0.0, 1.0, length=len(conv) + len(units) + 1),
+    )
+
+
 def _dataset(name: str, r: _Reader) -> DatasetParams:
     from pipeline.sources import SOURCES  # late import: sources imports errors only
 
-    source = r.choice("source", tuple(SOURCES))
-    s = r.sub("split")
-    split = Split(train=_range(s, "train"), valid=_range(s, "valid"), test=s.integer("test"))
+    source = SOURCES[r.choice("source", tuple(SOURCES))]
+    split = _split(r.sub("split"), source.kind)
 
     m = r.sub("model")
-    g, d = m.sub("generator"), m.sub("discriminator")
-    units = d.int_list("units")
+    noise_dim = m.integer("noise_dim")
     model = ModelSpec(
         noise=m.choice("noise", NOISES),
-        noise_dim=m.integer("noise_dim"),
-        generator=GeneratorSpec(hidden=g.int_list("hidden"), irange=g.number("irange")),
-        discriminator=DiscriminatorSpec(
-            units=units,
-            pieces=d.integer("pieces"),
-            irange=d.number("irange"),
-            keep=d.number_list("keep", 0.0, 1.0, length=len(units) + 1),
-        ),
+        noise_dim=noise_dim,
+        max_col_norm=None if m.is_null("max_col_norm") else m.number("max_col_norm"),
+        generator=_generator(m.sub("generator"), noise_dim, source.image_shape),
+        discriminator=_discriminator(m.sub("discriminator")),
     )
 
     t = r.sub("train")
     momentum = t.number_list("momentum", 0.0, 1.0, length=2)
+    phases = 1 + (model.generator.extend is not None)
     train = TrainSpec(
-        epochs=t.integer("epochs"),
+        epochs=t.int_list("epochs", length=phases),
+        cpu_epochs=t.int_list("cpu_epochs", length=phases),
         batch_size=t.integer("batch_size"),
         lr=t.number("lr"),
         lr_decay=t.number("lr_decay", low=1.0, open_low=False),
@@ -212,7 +373,7 @@ def _dataset(name: str, r: _Reader) -> DatasetParams:
         momentum_epochs=t.integer("momentum_epochs"),
         eval_every=t.integer("eval_every"),
     )
-    if train.batch_size > split.train[1] - split.train[0]:
+    if isinstance(split, Split) and train.batch_size > split.train[1] - split.train[0]:
         raise t.fail("batch_size", train.batch_size, "at most the number of training rows")
 
     p = r.sub("parzen")
@@ -223,12 +384,12 @@ def _dataset(name: str, r: _Reader) -> DatasetParams:
         samples=p.integer("samples"),
         sigma_range=(low, high),
         sigma_num=p.integer("sigma_num"),
-        valid=p.integer("valid"),
+        valid=None if p.is_null("valid") else p.integer("valid"),
         batch=p.integer("batch"),
     )
-    if parzen.valid > split.valid[1] - split.valid[0]:
+    if isinstance(split, Split) and (parzen.valid or 0) > split.valid[1] - split.valid[0]:
         raise p.fail("valid", parzen.valid, "at most the number of validation rows")
-    return DatasetParams(name, source, split, model, train, parzen)
+    return DatasetParams(name, source.name, split, model, train, parzen)
 
 
 def load(path: str | Path = "params.yaml") -> Params:
@@ -250,6 +411,7 @@ def load(path: str | Path = "params.yaml") -> Params:
         generator_loss=r.choice("generator_loss", GENERATOR_LOSSES),
         seed=r.integer("seed", minimum=0),
         device=r.choice("device", DEVICES),
+        schedule=r.choice("schedule", SCHEDULES),
         datasets=tuple(names),
         by_name={n: _dataset(n, r.sub(n)) for n in names},
     )

@@ -1,39 +1,79 @@
 """Stage `preprocess`: the paper's splits as float32 arrays in one .npz per dataset.
 
-MNIST (recipe, "training data" and "Parzen-window evaluation"): pixels in [0, 1]; train = rows
-0-50,000 of the official training file, valid = rows 50,000-60,000 (sigma is later chosen on its
-first 1,000 rows, i.e. 50,000-50,999), test = the official 10,000 test images.
+Keys: ``train`` (what G and D train on), ``valid_<f>`` and ``test_<f>`` for each fold f (the
+Parzen stage chooses sigma on ``valid_<f>`` and scores ``test_<f>``), and ``note`` (how the data
+differ from the paper's, "" when they don't), ``image_shape`` ((H, W) or (C, H, W)).
+
+- MNIST, CIFAR-10 (one fold): train and valid are row ranges of the official training file
+  (MNIST: 0-50,000 and 50,000-60,000, sigma later chosen on 50,000-50,999; CIFAR-10: 0-40,000
+  and 40,000-50,000), test the first rows of the official test file.
+- TFD and LFW laid out as TFD (5 folds): train = the unlabeled split of fold ``train_fold``
+  (Pylearn2 ``TFD(which_set='unlabeled')``), valid_f / test_f = fold f's valid / test splits.
 """
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 
+from pipeline.download import PROVENANCE
 from pipeline.errors import PipelineError
-from pipeline.params import DatasetParams, Params
+from pipeline.params import DatasetParams, Params, Split
 from pipeline.paths import Paths, atomic_path
-from pipeline.sources import SOURCES
+from pipeline.sources import SOURCES, Folds
+
+
+def _array_splits(ds: DatasetParams, train: np.ndarray, test: np.ndarray) -> dict:
+    split: Split = ds.split
+    for key, (start, stop) in (("train", split.train), ("valid", split.valid)):
+        if stop > len(train):
+            raise PipelineError(
+                f"{ds.name}.split.{key} = [{start}, {stop}] exceeds the {len(train)} training rows"
+            )
+    if split.test > len(test):
+        raise PipelineError(f"{ds.name}.split.test = {split.test} exceeds {len(test)} rows")
+    return {
+        "train": train[slice(*split.train)],
+        "valid_0": train[slice(*split.valid)],
+        "test_0": test[: split.test],
+    }
+
+
+def _fold_splits(ds: DatasetParams, data: Folds) -> dict:
+    if data.folds.shape[1] < ds.folds:
+        raise PipelineError(
+            f"{ds.name}.split.folds = {ds.folds} but the data have {data.folds.shape[1]} folds"
+        )
+    out = {"train": data.images[data.folds[:, ds.split.train_fold] == Folds.UNLABELED]}
+    for f in range(ds.folds):
+        out[f"valid_{f}"] = data.images[data.folds[:, f] == Folds.VALID]
+        out[f"test_{f}"] = data.images[data.folds[:, f] == Folds.TEST]
+    for key, rows in out.items():
+        if len(rows) == 0:
+            raise PipelineError(f"{ds.name}: the split {key!r} is empty in the folds matrix")
+    if len(out["train"]) < ds.train.batch_size:
+        raise PipelineError(
+            f"{ds.name}: {len(out['train'])} unlabeled images, fewer than "
+            f"{ds.name}.train.batch_size = {ds.train.batch_size}"
+        )
+    return out
 
 
 def run(params: Params, ds: DatasetParams) -> None:
     paths = Paths(ds.name)
     if not paths.raw.is_dir():
         raise PipelineError(f"{paths.raw}: missing; run `python -m pipeline download {ds.name}`")
-    train, test = SOURCES[ds.source].read(paths.raw)
-    for key, (start, stop) in (("train", ds.split.train), ("valid", ds.split.valid)):
-        if stop > len(train):
-            raise PipelineError(
-                f"{ds.name}.split.{key} = [{start}, {stop}] exceeds the {len(train)} training rows"
-            )
-    if ds.split.test > len(test):
-        raise PipelineError(f"{ds.name}.split.test = {ds.split.test} exceeds {len(test)} rows")
+    provenance = paths.raw / PROVENANCE
+    note = json.loads(provenance.read_text())["note"] if provenance.is_file() else ""
+    data = SOURCES[ds.source].read(paths.raw)
+    if isinstance(data, Folds):
+        arrays = _fold_splits(ds, data)
+    else:
+        arrays = _array_splits(ds, data.train, data.test)
     with atomic_path(paths.processed) as tmp, open(tmp, "wb") as f:
-        np.savez(
-            f,
-            train=train[slice(*ds.split.train)],
-            valid=train[slice(*ds.split.valid)],
-            test=test[: ds.split.test],
-        )
+        shape = np.array(SOURCES[ds.source].image_shape)
+        np.savez(f, **arrays, note=np.array(note), image_shape=shape)
 
 
 def load(dataset: str) -> dict[str, np.ndarray]:
@@ -42,3 +82,7 @@ def load(dataset: str) -> dict[str, np.ndarray]:
         raise PipelineError(f"{path}: missing; run `python -m pipeline preprocess {dataset}`")
     with np.load(path) as data:
         return {key: data[key] for key in data.files}
+
+
+def image_shape(data: dict[str, np.ndarray]) -> tuple[int, ...]:
+    return tuple(int(n) for n in data["image_shape"])

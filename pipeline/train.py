@@ -14,6 +14,12 @@ G minimises BCE(D(G(z)), 1) ("non_saturating", section 3) or log(1 - D(G(z))) ("
 equation 1). Optimiser: v <- m v - lr g; theta <- theta + v, with lr_t = max(lr0 / 1.000004^t,
 1e-6) after t steps of that net and m rising linearly 0.5 -> 0.7 from epoch 1 to 250.
 
+A second phase (TFD, tfd_pretrain/train.yaml) puts new layers in front of the trained generator
+and trains on with a fresh discriminator, fresh optimisers and the schedules restarted, as a new
+Pylearn2 run would. Pylearn2's max_col_norm (TFD) rescales every dense layer's incoming weight
+vectors to norm <= c after each update. The number of epochs per phase is ``train.epochs`` (the
+paper's schedule) or ``train.cpu_epochs`` (reduced, same nets), see ``schedule`` in params.yaml.
+
 An epoch is one pass of the discriminator over the training set (N / batch D steps, N / (batch k)
 G steps). Every ``eval_every`` epochs the validation Parzen score (sigma cross-validated on the
 validation slice) is logged, and the generator with the best one is kept: model selection never
@@ -31,10 +37,10 @@ from torch import Tensor, nn
 
 from pipeline import parzen
 from pipeline.errors import PipelineError
-from pipeline.models import Discriminator, Generator, sample_noise
+from pipeline.models import Discriminator, Generator, constrained_weights, sample_noise
 from pipeline.params import DatasetParams, Params, TrainSpec, as_dict
 from pipeline.paths import Paths, atomic_path
-from pipeline.preprocess import load
+from pipeline.preprocess import image_shape, load
 
 
 def momentum_at(epoch: int, spec: TrainSpec) -> float:
@@ -52,11 +58,21 @@ def learning_rate_at(step: int, spec: TrainSpec) -> float:
 
 class Momentum:
     """Classical momentum with the learning rate inside the velocity: v <- m v - lr g;
-    theta <- theta + v (Pylearn2 SGD + MomentumAdjustor). Counts its own steps for the lr decay."""
+    theta <- theta + v (Pylearn2 SGD + MomentumAdjustor). Counts its own steps for the lr decay.
+    With `max_col_norm`, each weight matrix in `constrained` then has every row rescaled by
+    min(|w|, c) / (1e-7 + |w|) (Pylearn2 max_col_norm; a row here is a column there)."""
 
-    def __init__(self, params: list[Tensor], spec: TrainSpec) -> None:
+    def __init__(
+        self,
+        params: list[Tensor],
+        spec: TrainSpec,
+        max_col_norm: float | None = None,
+        constrained: list[Tensor] = (),
+    ) -> None:
         self.params, self.spec, self.steps = params, spec, 0
         self.velocity = [torch.zeros_like(p) for p in params]
+        self.max_col_norm = max_col_norm
+        self.constrained = list(constrained) if max_col_norm is not None else []
 
     @torch.no_grad()
     def step(self, grads: tuple[Tensor, ...], momentum: float) -> None:
@@ -64,6 +80,9 @@ class Momentum:
         torch._foreach_mul_(self.velocity, momentum)
         torch._foreach_add_(self.velocity, grads, alpha=-lr)
         torch._foreach_add_(self.params, self.velocity)
+        for w in self.constrained:
+            norms = w.norm(dim=1, keepdim=True)
+            w.mul_(norms.clamp(max=self.max_col_norm) / (1e-7 + norms))
         self.steps += 1
 
 
@@ -90,18 +109,36 @@ def pick_device(name: str) -> torch.device:
 class Trainer:
     """The state of one run: nets, optimisers, data on the device, RNG, step counters."""
 
-    def __init__(self, params: Params, ds: DatasetParams, train: Tensor, device) -> None:
+    def __init__(
+        self, params: Params, ds: DatasetParams, train: Tensor, device, image_shape
+    ) -> None:
         self.params, self.ds, self.device = params, ds, device
+        self.image_shape = image_shape
         torch.manual_seed(params.seed)  # initialisation and dropout masks
         self.rng = torch.Generator(device=device).manual_seed(params.seed)  # batches and noise
         self.data = train.to(device)
-        d = self.data.shape[1]
-        self.G = Generator(ds.model, d).to(device)
+        two_phase = ds.model.generator.extend is not None
+        self.G = Generator(ds.model, image_shape, extended=not two_phase).to(device)
         self.G.init_output_bias(self.data.mean(0))
-        self.D = Discriminator(ds.model, d).to(device)
-        self.opt_g = Momentum(list(self.G.parameters()), ds.train)
-        self.opt_d = Momentum(list(self.D.parameters()), ds.train)
+        self.start_phase()
+
+    def start_phase(self) -> None:
+        """A fresh discriminator and fresh optimisers (schedules from step 0) for the current G."""
+        spec = self.ds.model
+        self.D = Discriminator(spec, self.image_shape).to(self.device)
+        constrained_g, constrained_d = constrained_weights(self.G), constrained_weights(self.D)
+        self.opt_g = Momentum(
+            list(self.G.parameters()), self.ds.train, spec.max_col_norm, constrained_g
+        )
+        self.opt_d = Momentum(
+            list(self.D.parameters()), self.ds.train, spec.max_col_norm, constrained_d
+        )
         self.d_steps = 0  # discriminator steps so far; a generator step follows every k-th
+
+    def extend_generator(self) -> None:
+        """TFD's second phase: new layers in front of the pretrained G, then a fresh D."""
+        self.G = self.G.extended(self.ds.model, self.image_shape)
+        self.start_phase()
 
     def noise(self, n: int) -> Tensor:
         return sample_noise(self.ds.model, n, self.rng, self.device)
@@ -176,53 +213,67 @@ def run(params: Params, ds: DatasetParams) -> None:
 
     paths = Paths(ds.name)
     device = pick_device(params.device)
+    schedule = params.resolved_schedule(device.type == "cuda")
+    phases = ds.train.schedule(schedule)
     data = load(ds.name)
-    trainer = Trainer(params, ds, torch.from_numpy(data["train"]), device)
-    valid = torch.from_numpy(data["valid"][: ds.parzen.valid]).to(device)
+    shape = image_shape(data)
+    trainer = Trainer(params, ds, torch.from_numpy(data["train"]), device, shape)
+    valid = torch.from_numpy(data["valid_0"][: ds.parzen.valid]).to(device)
     meta = {
         "dataset": as_dict(ds),
         "k": params.k,
         "update": params.update,
         "generator_loss": params.generator_loss,
         "seed": params.seed,
+        "schedule": schedule,
+        "epochs": list(phases),
     }
     best = {"valid_ll": -math.inf, "epoch": 0, "sigma": float("nan")}
     paths.models.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
+    total = sum(phases)
+    step = 0  # epochs over all phases
     with Live(str(paths.train_log), dvcyaml=None, save_dvc_exp=False, report=None) as live:
-        live.step = 1  # dvclive's step is the epoch, counted from 1
-        for epoch in range(1, ds.train.epochs + 1):
-            tick = time.perf_counter()
-            stats = trainer.epoch(epoch)
-            stats["epoch_seconds"] = time.perf_counter() - tick
-            if epoch % ds.train.eval_every == 0 or epoch == ds.train.epochs:
-                samples = trainer.samples(ds.parzen.samples, seed=params.seed + 1)
-                chosen = parzen.select_sigma(valid, samples, ds.parzen)
-                stats["valid_parzen"] = float(chosen.valid_ll.max())
-                stats["valid_sigma"] = chosen.sigma
-                if stats["valid_parzen"] > best["valid_ll"]:
-                    best = {
-                        "valid_ll": stats["valid_parzen"],
-                        "epoch": epoch,
-                        "sigma": chosen.sigma,
-                    }
-                    save_generator(trainer.G, paths.models / "generator_best.pt", {**meta, **best})
-            for name, value in stats.items():
-                live.log_metric(name, value, plot=name != "epoch_seconds")
-            print(
-                f"{ds.name} epoch {epoch}/{ds.train.epochs} "
-                + " ".join(f"{k}={v:.4g}" for k, v in stats.items()),
-                flush=True,
-            )
-            if epoch < ds.train.epochs:
-                live.next_step()
-        last = {"epoch": ds.train.epochs, "valid_ll": stats["valid_parzen"]}
+        live.step = 1  # dvclive's step is the epoch over all phases, counted from 1
+        for phase, epochs in enumerate(phases):
+            final = phase == len(phases) - 1
+            if phase > 0:
+                save_generator(trainer.G, paths.models / "generator_pretrained.pt", meta)
+                trainer.extend_generator()
+            for epoch in range(1, epochs + 1):  # momentum schedule restarts with each phase
+                step += 1
+                tick = time.perf_counter()
+                stats = {"phase": phase, **trainer.epoch(epoch)}
+                stats["epoch_seconds"] = time.perf_counter() - tick
+                if epoch % ds.train.eval_every == 0 or epoch == epochs:
+                    samples = trainer.samples(ds.parzen.samples, seed=params.seed + 1)
+                    chosen = parzen.select_sigma(valid, samples, ds.parzen)
+                    stats["valid_parzen"] = float(chosen.valid_ll.max())
+                    stats["valid_sigma"] = chosen.sigma
+                    if final and stats["valid_parzen"] > best["valid_ll"]:
+                        best = {"valid_ll": stats["valid_parzen"], "epoch": step,
+                                "sigma": chosen.sigma}  # fmt: skip
+                        save_generator(
+                            trainer.G, paths.models / "generator_best.pt", {**meta, **best}
+                        )
+                for name, value in stats.items():
+                    live.log_metric(name, value, plot=name not in ("epoch_seconds", "phase"))
+                print(
+                    f"{ds.name} epoch {step}/{total} "
+                    + " ".join(f"{k}={v:.4g}" for k, v in stats.items()),
+                    flush=True,
+                )
+                if step < total:
+                    live.next_step()
+        last = {"epoch": total, "valid_ll": stats["valid_parzen"]}
         save_generator(trainer.G, paths.models / "generator_last.pt", {**meta, **last})
         live.summary.update(
             {
                 "best_epoch": best["epoch"],
                 "best_valid_parzen": best["valid_ll"],
                 "best_valid_sigma": best["sigma"],
+                "epochs": total,
+                "schedule": schedule,
                 "train_seconds": time.perf_counter() - start,
                 "device": str(device),
             }
