@@ -63,6 +63,12 @@ def parzen(dataset: str = DATASET, params: Path = PARAMS) -> None:
 
 
 @app.command()
+def figures(params: Path = PARAMS) -> None:
+    """Put the datasets' panels of Figure 2 together (figures/figure2.png)."""
+    _stage("figures", params)
+
+
+@app.command()
 def table(params: Path = PARAMS) -> None:
     """Assemble Table 1 (Markdown and CSV under metrics/)."""
     _stage("table", params)

@@ -70,27 +70,27 @@ def _verify(file: RemoteFile, path: Path, origin: str) -> None:
 def fetch(source: Source, staging: Path) -> Option:
     """Put one complete option of `source` into `staging`: the first option whose files are all
     in a mirror, else the first one whose files all download. Every file's md5 is checked."""
+    missing = {}  # option -> the first of its files that no mirror (or URL) had
     for getter in (_from_mirror, _from_urls):
-        for option in source.options:
-            origins = []
+        for i, option in enumerate(source.options):
             for file in option.files:
                 origin = getter(file, staging / file.name)
                 if origin is None:
+                    missing.setdefault(i, f"{file.folder}/{file.name}")
                     for partial in staging.iterdir():
                         partial.unlink()
                     break
                 _verify(file, staging / file.name, origin)
-                origins.append(origin)
             else:
                 return option
-    wanted = " or ".join(
-        ", ".join(f"{f.folder}/{f.name}" for f in option.files) for option in source.options
-    )
     where = ", ".join(str(m) for m in mirrors()) or f"none (${MIRROR_ENV} is not set)"
     urls = [u for option in source.options for f in option.files for u in f.urls]
     tried = f"mirrors: {where}; URLs: {', '.join(urls) or 'none'}"
-    reason = source.missing or f"set {MIRROR_ENV} to a directory holding it, or get online"
-    raise PipelineError(f"could not fetch {source.name} ({wanted}); tried {tried}. {reason}")
+    reason = source.missing or f"Set {MIRROR_ENV} to a directory holding it, or get online."
+    raise PipelineError(
+        f"could not fetch {source.name}: found no copy of {' or '.join(missing.values())}; "
+        f"tried {tried}. {reason}"
+    )
 
 
 def run(params: Params, ds: DatasetParams) -> None:

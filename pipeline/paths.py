@@ -48,12 +48,13 @@ class Paths:
         return self.metrics / "parzen_sigma.csv"
 
     @property
-    def figures(self) -> Path:
-        return self.root / "figures" / self.dataset
+    def figures(self) -> Path:  # this dataset's panel of Figure 2, and Figure 3
+        return self.root / "figures" / "datasets" / self.dataset
 
 
 TABLE_MD = Path("metrics") / "table1.md"
 TABLE_CSV = Path("metrics") / "table1.csv"
+FIGURE2 = Path("figures") / "figure2.png"  # all panels of Figure 2 (stage `figures`)
 
 
 @contextmanager

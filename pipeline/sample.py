@@ -1,9 +1,12 @@
 """Stage `sample`: draw from the selected generator; Figures 2 and 3 of the paper.
 
 - m = ``parzen.samples`` samples (10,000) from G without dropout, saved for the Parzen stage.
-- Figure 2: fair random samples (the first 20 draws, not cherry-picked) in 4 rows x 5 columns,
-  and in a sixth column the training example nearest (squared Euclidean distance in pixel space)
-  to the sample in the fifth column, as the released figure scripts drew it.
+- Figure 2 (this dataset's panel): fair random samples (the first 20 draws, not cherry-picked)
+  in 4 rows x 5 columns, and in a sixth column the training example nearest (squared Euclidean
+  distance in the model's input space) to the sample in the fifth column, as the released figure
+  scripts drew it. GCN data (CIFAR-10) are shown as the released scripts did: divided by the
+  largest |value| among the samples shown, so that [-1, 1] maps to black..white; the neighbours
+  get the same scale. The stage `figures` puts the panels together.
 - Figure 3: rows of linear interpolations between two random points in z space.
 """
 
@@ -16,18 +19,18 @@ from pipeline.errors import PipelineError
 from pipeline.models import Generator, sample_noise
 from pipeline.params import DatasetParams, Params
 from pipeline.paths import Paths, atomic_path
-from pipeline.preprocess import load
+from pipeline.preprocess import image_shape, load
 from pipeline.sources import SOURCES
 
 ROWS, COLS = 4, 5  # Figure 2: 4 x 5 samples + 1 neighbour column
 INTERPOLATIONS, STEPS = 6, 10  # Figure 3
 
 
-def load_generator(path, spec, d_out: int) -> Generator:
+def load_generator(path, spec, image_shape: tuple[int, ...]) -> Generator:
     if not path.is_file():
         raise PipelineError(f"{path}: missing; run `python -m pipeline train` first")
     checkpoint = torch.load(path, map_location="cpu", weights_only=False)
-    G = Generator(spec, d_out)
+    G = Generator(spec, image_shape)
     G.load_state_dict(checkpoint["state_dict"])
     return G.eval()
 
@@ -38,6 +41,15 @@ def nearest(queries: np.ndarray, train: np.ndarray) -> np.ndarray:
     t = torch.from_numpy(train).double()
     dist = (t * t).sum(1)[None, :] - 2 * q @ t.T  # + ||q||^2, constant per row
     return dist.argmin(1).numpy()
+
+
+def for_display(images: np.ndarray, display: str, scale: float | None = None) -> np.ndarray:
+    """Pixels in [0, 1]: as they are ("unit"), or x / scale mapped from [-1, 1] ("symmetric",
+    scale = the largest |x| of `images` unless given)."""
+    if display == "unit":
+        return images
+    scale = float(np.abs(images).max()) if scale is None else scale
+    return (images / scale + 1) / 2
 
 
 def grid(images: np.ndarray, rows: int, cols: int, shape: tuple[int, ...], pad: int = 1):
@@ -65,23 +77,24 @@ def save_png(path, image: np.ndarray, scale: int = 4) -> None:
 @torch.no_grad()
 def run(params: Params, ds: DatasetParams) -> None:
     paths = Paths(ds.name)
-    source = SOURCES[ds.source]
-    train = load(ds.name)["train"]
-    G = load_generator(paths.models / "generator_best.pt", ds.model, train.shape[1])
+    display = SOURCES[ds.source].display
+    data = load(ds.name)
+    train, shape = data["train"], image_shape(data)
+    G = load_generator(paths.models / "generator_best.pt", ds.model, shape)
     rng = torch.Generator().manual_seed(params.seed)
     samples = G(sample_noise(ds.model, ds.parzen.samples, rng, "cpu")).numpy()
     with atomic_path(paths.samples) as tmp, open(tmp, "wb") as f:
         np.save(f, samples)
 
-    shown = samples[: ROWS * COLS].reshape(ROWS, COLS, -1)
-    neighbours = train[nearest(shown[:, -1], train)]
-    figure2 = np.concatenate([shown, neighbours[:, None]], axis=1).reshape(ROWS * (COLS + 1), -1)
-    save_png(paths.figures / "figure2.png", grid(figure2, ROWS, COLS + 1, source.image_shape))
+    shown = samples[: ROWS * COLS]
+    scale = float(np.abs(shown).max())
+    neighbours = train[nearest(shown.reshape(ROWS, COLS, -1)[:, -1], train)]
+    panel = np.concatenate([shown.reshape(ROWS, COLS, -1), neighbours[:, None]], axis=1)
+    panel = for_display(panel.reshape(ROWS * (COLS + 1), -1), display, scale)
+    save_png(paths.figures / "figure2.png", grid(panel, ROWS, COLS + 1, shape))
 
     ends = sample_noise(ds.model, 2 * INTERPOLATIONS, rng, "cpu").view(INTERPOLATIONS, 2, -1)
     t = torch.linspace(0, 1, STEPS)[None, :, None]
     z = (1 - t) * ends[:, :1] + t * ends[:, 1:]
-    figure3 = G(z.reshape(INTERPOLATIONS * STEPS, -1)).numpy()
-    save_png(
-        paths.figures / "figure3.png", grid(figure3, INTERPOLATIONS, STEPS, source.image_shape)
-    )
+    figure3 = for_display(G(z.reshape(INTERPOLATIONS * STEPS, -1)).numpy(), display)
+    save_png(paths.figures / "figure3.png", grid(figure3, INTERPOLATIONS, STEPS, shape))

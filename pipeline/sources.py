@@ -322,7 +322,7 @@ SOURCES: dict[str, Source] = {
         display="unit",
         read=_read_tfd,
         missing=(
-            "the Toronto Face Database is licensed by its authors (Susskind, Anderson & Hinton, "
+            "The Toronto Face Database is licensed by its authors (Susskind, Anderson & Hinton, "
             "2010) and cannot be downloaded; obtain TFD_48x48.mat from them and put it at "
             "<mirror>/tfd/TFD_48x48.mat with GAN_DATA_MIRROR=<mirror>, or run the LFW stand-in "
             "(dataset 'lfw') instead"

@@ -1,4 +1,5 @@
-"""Shared fixtures: a tiny but real configuration of the paper's MNIST setup."""
+"""Shared fixtures: tiny but real configurations of the paper's setups (same structure as
+params.yaml, a few hundred images, narrow nets) and a synthetic TFD_48x48.mat of TFD's layout."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import copy
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import yaml
@@ -14,31 +16,80 @@ from pipeline import params as P
 
 ROOT = Path(__file__).resolve().parents[1]
 MIRROR = Path(os.environ.get("GAN_DATA_MIRROR", ROOT.parent / "shared" / "datasets"))
+ALL = ["mnist", "tfd", "lfw", "cifar10_fc", "cifar10_conv"]
 
 torch.set_num_threads(1)  # tests are small; leave the other core to whatever else runs
 
 
-def tiny_params_dict() -> dict:
+def tiny_params_dict(datasets: list[str] = ("mnist",)) -> dict:
     """params.yaml with the paper's structure but a few hundred images and narrow nets."""
-    p = yaml.safe_load((ROOT / "params.yaml").read_text())
-    m = p["mnist"]
-    m["split"] = {"train": [0, 400], "valid": [400, 600], "test": 200}
-    m["model"]["generator"]["hidden"] = [32, 32]
-    m["model"]["discriminator"]["units"] = [8, 8]
-    m["train"].update(epochs=2, eval_every=1)
-    m["parzen"].update(samples=300, valid=100, batch=64)
+    p = copy.deepcopy(yaml.safe_load((ROOT / "params.yaml").read_text()))
+    p["datasets"] = list(datasets)
+    for name in ALL:
+        d = p[name] = copy.deepcopy(p[name])  # undo YAML anchors: each section its own
+        if "train" in d["split"]:
+            d["split"] = {"train": [0, 400], "valid": [400, 600], "test": 200}
+        g, disc = d["model"]["generator"], d["model"]["discriminator"]
+        g["hidden"] = [32, 32]
+        if g["deconv"]:
+            g["deconv"]["channels"] = 2
+            g["hidden"] = [32, 2 * 10 * 10]
+        if g["extend"]:
+            g["extend"]["hidden"] = [16, d["model"]["noise_dim"]]
+        for conv in disc["conv"]:
+            conv["channels"] = 4
+        disc["units"] = [8] * len(disc["units"])
+        phases = len(d["train"]["epochs"])
+        d["train"].update(epochs=[2] * phases, cpu_epochs=[2] * phases, eval_every=1)
+        d["train"]["batch_size"] = min(d["train"]["batch_size"], 100)
+        d["parzen"].update(samples=300, batch=64)
+        if d["parzen"]["valid"] is not None:
+            d["parzen"]["valid"] = 100
+    p["mnist"]["train"].update(epochs=[2], cpu_epochs=[2])
     return p
+
+
+def write_tfd(path: Path, n: int = 600, seed: int = 0) -> dict:
+    """A TFD_48x48.mat of the real layout: images n x 48 x 48 uint8; folds n x 5 (0 unlabeled,
+    1 train, 2 valid, 3 test), identities in labs_id. Smooth blobs, not noise, so that a GAN and
+    the Parzen window see structure."""
+    from scipy.io import savemat
+
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:48, :48]
+    centres = rng.uniform(12, 36, size=(n, 2))
+    images = np.exp(-((yy - centres[:, :1, None]) ** 2 + (xx - centres[:, 1:, None]) ** 2) / 80)
+    images = (255 * images).astype(np.uint8)
+    folds = np.zeros((n, 5), dtype=np.uint8)
+    labeled = np.arange(n) >= n // 2  # the first half unlabeled, as most of TFD is
+    group = np.arange(n) % 5
+    for f in range(5):
+        folds[labeled, f] = 1
+        folds[labeled & (group == f), f] = 3
+        folds[labeled & (group == (f + 1) % 5), f] = 2
+    content = {"images": images, "folds": folds, "labs_id": np.arange(n)[:, None] // 3,
+               "labs_ex": np.zeros((n, 1), np.uint8)}  # fmt: skip
+    path.parent.mkdir(parents=True, exist_ok=True)
+    savemat(path, content)
+    return content
 
 
 @pytest.fixture
 def tiny_dict() -> dict:
-    return copy.deepcopy(tiny_params_dict())
+    return tiny_params_dict()
 
 
 @pytest.fixture
 def tiny(tmp_path, tiny_dict) -> P.Params:
     path = tmp_path / "params.yaml"
     path.write_text(yaml.safe_dump(tiny_dict))
+    return P.load(path)
+
+
+@pytest.fixture
+def tiny_all(tmp_path) -> P.Params:
+    path = tmp_path / "params_all.yaml"
+    path.write_text(yaml.safe_dump(tiny_params_dict(ALL)))
     return P.load(path)
 
 

@@ -1,6 +1,7 @@
 """The download stage copies from a mirror or the official URLs, checks the md5 that torchvision
 checks, and on any failure leaves nothing behind."""
 
+import json
 import shutil
 
 import pytest
@@ -23,7 +24,7 @@ def _offline(*args, **kwargs):
 
 def _copy_mirror(src, dst):
     (dst / "mnist").mkdir(parents=True)
-    for f in SOURCES["mnist"].files:
+    for f in SOURCES["mnist"].options[0].files:
         shutil.copyfile(src / "mnist" / f.name, dst / "mnist" / f.name)
     return dst
 
@@ -31,7 +32,7 @@ def _copy_mirror(src, dst):
 def test_mirror_files_land_verified(workdir, mirror, tiny, monkeypatch):
     monkeypatch.setenv("GAN_DATA_MIRROR", f"/nonexistent:{mirror}")
     download.run(tiny, tiny.dataset("mnist"))
-    for f in SOURCES["mnist"].files:
+    for f in SOURCES["mnist"].options[0].files:
         assert download.md5sum(workdir / "data/raw/mnist" / f.name) == f.md5
 
 
@@ -53,7 +54,10 @@ def test_missing_file_names_what_was_tried(workdir, mirror, tiny, monkeypatch):
     partial = _copy_mirror(mirror, workdir / "partial")
     (partial / "mnist" / "train-labels-idx1-ubyte.gz").unlink()
     monkeypatch.setenv("GAN_DATA_MIRROR", str(partial))
-    with pytest.raises(PipelineError, match="could not fetch mnist/train-labels-idx1-ubyte.gz"):
+    with pytest.raises(
+        PipelineError,
+        match="could not fetch mnist: found no copy of mnist/train-labels-idx1-ubyte.gz",
+    ):
         download.run(tiny, tiny.dataset("mnist"))
     assert list((workdir / "data" / "raw").iterdir()) == []
 
@@ -64,4 +68,27 @@ def test_a_failed_download_keeps_the_previous_good_copy(workdir, mirror, tiny, m
     monkeypatch.setenv("GAN_DATA_MIRROR", str(workdir / "empty"))
     with pytest.raises(PipelineError):
         download.run(tiny, tiny.dataset("mnist"))
-    assert len(list((workdir / "data/raw/mnist").iterdir())) == 4
+    assert len(list((workdir / "data/raw/mnist").iterdir())) == 5  # 4 files + provenance.json
+
+
+def test_missing_tfd_says_it_is_licensed_and_where_to_put_it(
+    workdir, mirror, tiny_all, monkeypatch
+):
+    monkeypatch.setenv("GAN_DATA_MIRROR", str(mirror))
+    with pytest.raises(PipelineError) as err:
+        download.run(tiny_all, tiny_all.dataset("tfd"))
+    message = str(err.value)
+    assert "found no copy of tfd/TFD_48x48.mat" in message
+    assert "licensed" in message and "<mirror>/tfd/TFD_48x48.mat" in message
+    assert not (workdir / "data/raw/tfd").exists()
+
+
+def test_the_first_option_a_mirror_has_wins_and_its_note_is_recorded(
+    workdir, mirror, tiny_all, monkeypatch
+):
+    """No official CIFAR-10 tarball here: the mirror's JPEG copy is taken and declared lossy."""
+    monkeypatch.setenv("GAN_DATA_MIRROR", str(mirror))
+    download.run(tiny_all, tiny_all.dataset("cifar10_fc"))
+    provenance = json.loads((workdir / "data/raw/cifar10_fc/provenance.json").read_text())
+    assert provenance["md5"] == {"cifar10-jpeg.tar.gz": "97a885386ac940ec95312e53cd0d3606"}
+    assert "JPEG" in provenance["note"] and "lossy" in provenance["note"]

@@ -1,10 +1,13 @@
-"""`dvc repro` end to end on a tiny configuration: real code path, mirror data, a few hundred
-images. Every declared output appears, the metrics and Table 1 are filled, a second repro does
-nothing, the same seed gives the same numbers, and `dvc exp run -S k=2` reruns training."""
+"""`dvc repro` end to end on a tiny configuration of every dataset: real code path, mirror data
+(a synthetic TFD_48x48.mat in a second mirror), a few hundred images, narrow nets. Every declared
+output appears, the metrics, Figure 2 and Table 1 are filled, a second repro does nothing, the
+same seed gives the same numbers, a missing TFD file fails only TFD's stages, and
+`dvc exp run -S k=2` reruns training."""
 
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import ROOT, tiny_params_dict
+from tests.conftest import ALL, ROOT, tiny_params_dict, write_tfd
 
 TIMING_KEYS = {"epoch_seconds", "train_seconds"}
 
@@ -39,10 +42,12 @@ def repo(tmp_path_factory, mirror):
         if (ROOT / name).is_file() and not name.startswith(("metrics/", "figures/", "dvc.lock")):
             (dest / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ROOT / name, dest / name)
-    (dest / "params.yaml").write_text(yaml.safe_dump(tiny_params_dict(), sort_keys=False))
+    (dest / "params.yaml").write_text(yaml.safe_dump(tiny_params_dict(ALL), sort_keys=False))
+    licensed = tmp_path_factory.mktemp("licensed-mirror")
+    write_tfd(licensed / "tfd" / "TFD_48x48.mat")
     env = {
         **os.environ,
-        "GAN_DATA_MIRROR": str(mirror),
+        "GAN_DATA_MIRROR": f"{licensed}{os.pathsep}{mirror}",
         "OMP_NUM_THREADS": "1",
         "GIT_AUTHOR_NAME": "test",
         "GIT_AUTHOR_EMAIL": "test@example.com",
@@ -65,19 +70,20 @@ def declared_outputs(repo: Path) -> list[Path]:
 def test_every_declared_output_exists(repo):
     root, _ = repo
     outs = declared_outputs(root)
-    assert {p.relative_to(root).as_posix() for p in outs} >= {
-        "data/raw/mnist",
-        "data/processed/mnist.npz",
-        "models/mnist",
-        "data/samples/mnist.npy",
-        "figures/mnist/figure2.png",
-        "figures/mnist/figure3.png",
-        "metrics/datasets/mnist/parzen.json",
-        "metrics/datasets/mnist/parzen_sigma.csv",
-        "metrics/datasets/mnist/train/metrics.json",
-        "metrics/table1.md",
-        "metrics/table1.csv",
-    }
+    expected = {"metrics/table1.md", "metrics/table1.csv", "figures/figure2.png"}
+    for name in ALL:
+        expected |= {
+            f"data/raw/{name}",
+            f"data/processed/{name}.npz",
+            f"models/{name}",
+            f"data/samples/{name}.npy",
+            f"figures/datasets/{name}/figure2.png",
+            f"figures/datasets/{name}/figure3.png",
+            f"metrics/datasets/{name}/parzen.json",
+            f"metrics/datasets/{name}/parzen_sigma.csv",
+            f"metrics/datasets/{name}/train/metrics.json",
+        }
+    assert {p.relative_to(root).as_posix() for p in outs} >= expected
     for path in outs:
         assert path.exists(), path
         assert path.is_dir() or path.stat().st_size > 0, path
@@ -85,13 +91,18 @@ def test_every_declared_output_exists(repo):
         "generator_best.pt",
         "generator_last.pt",
     ]
+    # TFD's two phases: the pretrained generator is kept beside the extended one
+    assert "generator_pretrained.pt" in {p.name for p in (root / "models/tfd").iterdir()}
+
+
+PAPER_SIGMAS = [pytest.approx(s) for s in [10 ** (-1 + i / 9) for i in range(10)]]
 
 
 def test_metrics_and_table_are_filled(repo):
     root, _ = repo
     score = json.loads((root / "metrics/datasets/mnist/parzen.json").read_text())
     assert score["n_test"] == 200 and score["n_valid"] == 100 and score["n_samples"] == 300
-    assert score["sigma"] in [pytest.approx(s) for s in [10 ** (-1 + i / 9) for i in range(10)]]
+    assert score["sigma"] in PAPER_SIGMAS
     assert score["test_se"] > 0
     # the finer grid contains the paper's 10 points, so it can only fit the validation set better
     assert score["fine_sigma"]["valid_ll"] >= score["valid_ll"] - 1e-9
@@ -99,15 +110,49 @@ def test_metrics_and_table_are_filled(repo):
     curve = (root / "metrics/datasets/mnist/parzen_sigma.csv").read_text().splitlines()
     assert curve[0] == "sigma,valid_ll" and len(curve) == 11
     train = json.loads((root / "metrics/datasets/mnist/train/metrics.json").read_text())
-    assert train["best_epoch"] in (1, 2)
+    assert train["best_epoch"] in (1, 2) and train["schedule"] == "cpu"
     curve = (root / "metrics/datasets/mnist/train/plots/metrics/valid_parzen.tsv").read_text()
     assert [line.split("\t")[0] for line in curve.splitlines()] == ["step", "1", "2"]
     table = (root / "metrics/table1.md").read_text()
-    assert "| Adversarial nets | 225 ± 2 | 2057 ± 26 | paper |" in table
+    assert "| Adversarial nets | 225 ± 2 | 2057 ± 26 | — | paper |" in table
     assert f"{score['test_ll']:.1f} ± {score['test_se']:.1f}" in table
     reference = score["training_set"]
     assert f"| Training images as samples (reference) | {reference['test_ll']:.1f} ± " in table
-    assert f"σ = {score['sigma']:.3g}, epoch {train['best_epoch']} of 2; seed 2, k = 1" in table
+    assert (
+        f"MNIST: σ = {score['sigma']:.3g}, cpu schedule, epoch {train['best_epoch']} of 2" in table
+    )
+    assert "seed 2, k = 1, simultaneous update" in table
+
+
+@pytest.mark.parametrize("name", ["tfd", "lfw"])
+def test_faces_are_scored_per_fold_with_the_se_across_folds(repo, name):
+    root, _ = repo
+    score = json.loads((root / f"metrics/datasets/{name}/parzen.json").read_text())
+    folds = score["folds"]
+    assert score["n_folds"] == 5 and len(folds) == 5
+    assert all(f["sigma"] in PAPER_SIGMAS for f in folds)
+    means = [f["test_ll"] for f in folds]
+    assert score["test_ll"] == pytest.approx(sum(means) / 5)
+    assert score["test_se"] == pytest.approx(statistics.pstdev(means) / 5**0.5)
+    curve = (root / f"metrics/datasets/{name}/parzen_sigma.csv").read_text().splitlines()
+    assert curve[0] == "sigma,valid_ll,fold_0,fold_1,fold_2,fold_3,fold_4"
+    train = json.loads((root / f"metrics/datasets/{name}/train/metrics.json").read_text())
+    assert train["epochs"] == 4 and train["best_epoch"] in (3, 4)  # best of phase 2 only
+    table = (root / "metrics/table1.md").read_text()
+    column = {"tfd": "TFD", "lfw": "LFW 48×48, TFD protocol"}[name]
+    assert f"{column}: mean of 5 folds ± SE across folds, σ per fold " in table
+    row = next(line for line in table.splitlines() if "(this run)" in line)
+    assert f"{score['test_ll']:.1f} ± {score['test_se']:.1f}" in row
+
+
+def test_lossy_and_stand_in_data_are_labelled(repo):
+    root, _ = repo
+    table = (root / "metrics/table1.md").read_text()
+    assert "LFW 48x48 (grayscale mirror), TFD protocol (stand-in for TFD)" in table
+    for name in ("cifar10_fc", "cifar10_conv"):
+        score = json.loads((root / f"metrics/datasets/{name}/parzen.json").read_text())
+        assert "JPEG" in score["note"] and "lossy" in score["note"]
+    assert json.loads((root / "metrics/datasets/tfd/parzen.json").read_text())["note"] == ""
 
 
 def test_second_repro_does_nothing(repo):
@@ -124,7 +169,8 @@ def test_same_seed_same_cpu_gives_identical_metrics(repo):
         for p in ("metrics/datasets/mnist/parzen.json", "metrics/table1.csv")
     }
     train_before = json.loads((root / "metrics/datasets/mnist/train/metrics.json").read_text())
-    sh("dvc", "repro", "--force", "--downstream", "train@mnist", cwd=root, env=env)
+    sh("dvc", "repro", "--force", "--single-item", "train@mnist", "sample@mnist", "parzen@mnist",
+       "table", cwd=root, env=env)  # fmt: skip
     train_after = json.loads((root / "metrics/datasets/mnist/train/metrics.json").read_text())
     for key in TIMING_KEYS:
         train_before.pop(key), train_after.pop(key)
@@ -161,7 +207,9 @@ def test_bad_params_exit_nonzero_name_the_key_and_change_nothing(repo, tmp_path)
 def test_exp_run_k2_reruns_training_and_shows_the_parzen_metric(repo):
     root, env = repo
     out = sh("dvc", "exp", "run", "-S", "k=2", "-n", "k2", cwd=root, env=env).stdout
-    assert "Running stage 'train@mnist'" in out and "Running stage 'table'" in out
+    for name in ALL:
+        assert f"Running stage 'train@{name}'" in out
+    assert "Running stage 'table'" in out
     assert "download@mnist' didn't change" in out or "Running stage 'download" not in out
     shown = sh("dvc", "exp", "show", "--csv", "--no-pager", cwd=root, env=env).stdout
     header, *rows = shown.splitlines()
@@ -180,3 +228,18 @@ def test_plots_render_offline(repo):
     assert "window.vegaEmbed=" in page
     for name in ("valid_parzen", "loss_d", "acc_real", "parzen_sigma.csv"):
         assert name in page
+
+
+def test_missing_tfd_fails_its_own_stage_with_the_reason(repo):
+    """Without TFD_48x48.mat the download says why and where to put it; the other datasets'
+    stages stay as they were."""
+    root, env = repo
+    public = env["GAN_DATA_MIRROR"].split(os.pathsep)[-1]
+    result = sh("dvc", "repro", "--force", "--single-item", "download@tfd", cwd=root,
+                env={**env, "GAN_DATA_MIRROR": public}, check=False)  # fmt: skip
+    assert result.returncode != 0
+    assert "found no copy of tfd/TFD_48x48.mat" in result.stderr + result.stdout
+    assert "licensed" in result.stderr + result.stdout
+    status = sh("dvc", "status", *(f"parzen@{n}" for n in ALL if n != "tfd"), cwd=root, env=env)
+    assert "changed" not in status.stdout
+    sh("dvc", "checkout", "data/raw/tfd", cwd=root, env=env)  # restore for the other tests

@@ -21,7 +21,7 @@ def test_maxout_unit_is_max_of_its_consecutive_pieces():
 
 def test_paper_mnist_shapes():
     full = P.load(ROOT / "params.yaml").dataset("mnist").model  # the paper's sizes
-    G, D = Generator(full, 784), Discriminator(full, 784)
+    G, D = Generator(full, (28, 28)), Discriminator(full, (28, 28))
     assert [m.weight.shape for m in G.modules() if isinstance(m, torch.nn.Linear)] == [
         (1200, 100),
         (1200, 1200),
@@ -38,7 +38,7 @@ def test_paper_mnist_shapes():
 
 def test_irange_initialisation_and_zero_biases(tiny):
     spec = tiny.dataset("mnist").model
-    G, D = Generator(spec, 784), Discriminator(spec, 784)
+    G, D = Generator(spec, (28, 28)), Discriminator(spec, (28, 28))
     for net, r in ((G.hidden, 0.05), (D, 0.005)):
         for name, p in net.named_parameters():
             if name.endswith("weight"):
@@ -50,7 +50,7 @@ def test_irange_initialisation_and_zero_biases(tiny):
 
 
 def test_generator_output_bias_is_logit_of_pixel_means(tiny):
-    G = Generator(tiny.dataset("mnist").model, 4)
+    G = Generator(tiny.dataset("mnist").model, (2, 2))
     G.init_output_bias(torch.tensor([0.0, 0.25, 0.5, 1.0]))
     expected = torch.logit(torch.tensor([1e-7, 0.25, 0.5, 1 - 1e-7]))
     assert torch.allclose(G.out.bias, expected)
@@ -70,7 +70,7 @@ def _dropout_inputs(D, x):
 
 def test_dropout_keeps_pixels_with_p08_and_hidden_inputs_with_p05(tiny):
     torch.manual_seed(0)
-    D = Discriminator(tiny.dataset("mnist").model, 784).train()
+    D = Discriminator(tiny.dataset("mnist").model, (28, 28)).train()
     x = torch.ones(2000, 784)
     seen, produced = _dropout_inputs(D, x)
     pixels = seen[0]
@@ -84,7 +84,7 @@ def test_dropout_keeps_pixels_with_p08_and_hidden_inputs_with_p05(tiny):
 
 
 def test_no_dropout_at_evaluation(tiny):
-    D = Discriminator(tiny.dataset("mnist").model, 784).eval()
+    D = Discriminator(tiny.dataset("mnist").model, (28, 28)).eval()
     x = torch.rand(5, 784)
     assert torch.equal(D(x), D(x))
 

@@ -65,7 +65,7 @@ def test_losses_are_the_released_objectives():
 @pytest.mark.parametrize("update", ["simultaneous", "alternating"])
 def test_k3_steps_the_discriminator_three_times_per_generator_step(tiny, data, update):
     params = dataclasses.replace(tiny, k=3, update=update)
-    trainer = Trainer(params, params.dataset("mnist"), data, "cpu")
+    trainer = Trainer(params, params.dataset("mnist"), data, "cpu", (28, 28))
     trainer.epoch(1)  # 300 rows / batch 100 = 3 D steps
     trainer.epoch(2)
     assert (trainer.opt_d.steps, trainer.opt_g.steps) == (6, 2)
@@ -78,7 +78,7 @@ def test_k1_simultaneous_update_shares_one_forward_pass(tiny, data):
         tiny.dataset("mnist"), train=dataclasses.replace(tiny.dataset("mnist").train, epochs=1)
     )
     one_batch = data[:100]
-    trainer = Trainer(tiny, ds, one_batch, "cpu")
+    trainer = Trainer(tiny, ds, one_batch, "cpu", (28, 28))
     G, D = copy.deepcopy(trainer.G), copy.deepcopy(trainer.D)
     rng_state, torch_state = trainer.rng.get_state(), torch.get_rng_state()
     trainer.epoch(1)
@@ -103,7 +103,7 @@ def test_k1_simultaneous_update_shares_one_forward_pass(tiny, data):
 def test_same_seed_same_cpu_gives_identical_nets(tiny, data):
     runs = []
     for _ in range(2):
-        trainer = Trainer(tiny, tiny.dataset("mnist"), data, "cpu")
+        trainer = Trainer(tiny, tiny.dataset("mnist"), data, "cpu", (28, 28))
         stats = trainer.epoch(1)
         runs.append((stats, [p.clone() for p in trainer.G.parameters()]))
     assert runs[0][0] == runs[1][0]
