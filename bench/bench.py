@@ -69,7 +69,7 @@ def bench_training(p: P.Params, ds: P.DatasetParams, data, steps: int | None) ->
     train = torch.from_numpy(data["train"])
     if steps is not None:
         train = train[: steps * ds.train.batch_size]
-    trainer = Trainer(p, ds, train, "cpu")
+    trainer = Trainer(p, ds, train, "cpu", (28, 28))
     n_steps = len(train) // ds.train.batch_size
     start = time.perf_counter()
     trainer.epoch(1)
@@ -92,7 +92,7 @@ def bench_parzen(data, n_test: int, sigma: float = 0.2) -> None:
     from sklearn.neighbors import KernelDensity
 
     samples = data["train"][:10000].astype(np.float64)  # real digits standing in for G's samples
-    test = data["test"][:n_test].astype(np.float64)
+    test = data["test_0"][:n_test].astype(np.float64)
     start = time.perf_counter()
     ours = parzen.log_likelihood(torch.from_numpy(test), torch.from_numpy(samples), [sigma])[0]
     t_ours = time.perf_counter() - start

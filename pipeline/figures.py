@@ -9,11 +9,10 @@ many epochs produced it, and how its data differ from the paper's.
 
 from __future__ import annotations
 
-import json
-
 from pipeline.errors import PipelineError
 from pipeline.params import Params
 from pipeline.paths import FIGURE2, Paths, atomic_path
+from pipeline.table import read_json, trained
 
 ORDER = ("mnist", "tfd", "lfw", "cifar10_fc", "cifar10_conv")
 TITLES = {
@@ -25,19 +24,10 @@ TITLES = {
 }
 
 
-def _read_json(path) -> dict:
-    if not path.is_file():
-        raise PipelineError(f"{path}: missing; run the stages before `figures`")
-    return json.loads(path.read_text())
-
-
 def caption(name: str, params: Params) -> str:
     """The schedule and epochs behind a panel, and how its data differ from the paper's."""
-    paths = Paths(name)
-    train = _read_json(paths.train_log / "metrics.json")
-    note = _read_json(paths.parzen).get("note", "")
-    text = f"{train['schedule']} schedule, epoch {train['best_epoch']} of {train['epochs']}"
-    return text + (f"\n{note}" if note else "")
+    note = read_json(Paths(name).parzen).get("note", "")
+    return trained(params, name) + (f"\n{note}" if note else "")
 
 
 def run(params: Params) -> None:

@@ -27,7 +27,7 @@ PUBLISHED = [  # model, MNIST, TFD (Table 1, Goodfellow et al., 2014)
 COLUMNS = {"mnist": "MNIST", "tfd": "TFD", "lfw": "LFW 48×48, TFD protocol"}
 
 
-def _read_json(path) -> dict:
+def read_json(path) -> dict:
     if not path.is_file():
         raise PipelineError(f"{path}: missing; run the stages before `table`")
     return json.loads(path.read_text())
@@ -35,6 +35,13 @@ def _read_json(path) -> dict:
 
 def _cell(score: dict) -> str:
     return f"{score['test_ll']:.1f} ± {score['test_se']:.1f}"
+
+
+def trained(params: Params, name: str) -> str:
+    """ "<schedule> schedule, epoch <best> of <total>" for a dataset's selected generator."""
+    train = read_json(Paths(name).train_log / "metrics.json")
+    schedule, epochs = params.epochs_on(name, train["device"])
+    return f"{schedule} schedule, epoch {train['best_epoch']} of {sum(epochs)}"
 
 
 def _sigma(score: dict) -> str:
@@ -58,17 +65,13 @@ def build(params: Params) -> pd.DataFrame:
         if name not in COLUMNS:
             continue
         paths = Paths(name)
-        score = _read_json(paths.parzen)
-        train = _read_json(paths.train_log / "metrics.json")
+        score = read_json(paths.parzen)
         column = COLUMNS[name]
         ours[column] = _cell(score)
         memorised[column] = _cell(score["training_set"])
         folds = f"mean of {score['n_folds']} folds ± SE across folds, " if "folds" in score else ""
         note = f", {score['note']}" if score.get("note") else ""
-        details.append(
-            f"{column}: {folds}{_sigma(score)}, {train['schedule']} schedule, epoch "
-            f"{train['best_epoch']} of {train['epochs']}{note}"
-        )
+        details.append(f"{column}: {folds}{_sigma(score)}, {trained(params, name)}{note}")
         reference_details.append(
             f"{column}: first {score['n_samples']} training images, "
             f"{_sigma(score['training_set'])} (Theis et al., 2016)"
