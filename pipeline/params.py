@@ -398,8 +398,9 @@ def _dataset(name: str, r: _Reader) -> DatasetParams:
     return DatasetParams(name, source.name, split, model, train, parzen)
 
 
-def load(path: str | Path = "params.yaml") -> Params:
-    """Read and validate params.yaml; raise ParamsError naming the first bad key."""
+def load(path: str | Path = "params.yaml", datasets: list[str] | None = None) -> Params:
+    """Read and validate params.yaml; raise ParamsError naming the first bad key. `datasets`
+    overrides the file's list (benchmarks and tests read every section, TFD included)."""
     file = Path(path)
     try:
         data = yaml.safe_load(file.read_text())
@@ -408,7 +409,7 @@ def load(path: str | Path = "params.yaml") -> Params:
     except yaml.YAMLError as err:
         raise ParamsError(f"{file}: not valid YAML: {err}") from None
     r = _Reader(data, "", file)
-    names = r.raw("datasets")
+    names = r.raw("datasets") if datasets is None else list(datasets)
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names) or not names:
         raise r.fail("datasets", names, "a non-empty list of dataset section names")
     return Params(
