@@ -166,6 +166,7 @@ class Params:
         if name not in self.by_name:
             raise ParamsError(
                 f"unknown dataset {name!r}: params.yaml 'datasets' lists {list(self.datasets)}"
+                " (a section runs only when listed there)"
             )
         return self.by_name[name]
 
