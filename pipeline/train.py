@@ -120,6 +120,7 @@ class Trainer:
         two_phase = ds.model.generator.extend is not None
         self.G = Generator(ds.model, image_shape, extended=not two_phase).to(device)
         self.G.init_output_bias(self.data.mean(0))
+        self.phase = 0
         self.start_phase()
 
     def start_phase(self) -> None:
@@ -138,6 +139,7 @@ class Trainer:
     def extend_generator(self) -> None:
         """TFD's second phase: new layers in front of the pretrained G, then a fresh D."""
         self.G = self.G.extended(self.ds.model, self.image_shape)
+        self.phase += 1
         self.start_phase()
 
     def noise(self, n: int) -> Tensor:
@@ -185,7 +187,13 @@ class Trainer:
                 if with_g:
                     totals[3] += loss_g
                     g_steps += 1
-        loss_d, acc_real, acc_fake, loss_g = totals.tolist()
+        loss_d, acc_real, acc_fake, loss_g = totals.tolist()  # the epoch's one host sync
+        if not (math.isfinite(loss_d) and math.isfinite(loss_g)):
+            raise PipelineError(
+                f"{self.ds.name}: training diverged in epoch {epoch} of phase "
+                f"{self.phase + 1} (mean losses D {loss_d}, G {loss_g}); stopped without "
+                "saving this epoch's generator"
+            )
         return {
             "loss_d": loss_d / n_batches,
             "loss_g": loss_g / max(g_steps, 1),

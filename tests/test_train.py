@@ -8,6 +8,7 @@ import math
 import pytest
 import torch
 
+from pipeline.errors import PipelineError
 from pipeline.train import (
     Momentum,
     Trainer,
@@ -108,3 +109,14 @@ def test_same_seed_same_cpu_gives_identical_nets(tiny, data):
         runs.append((stats, [p.clone() for p in trainer.G.parameters()]))
     assert runs[0][0] == runs[1][0]
     assert all(torch.equal(a, b) for a, b in zip(runs[0][1], runs[1][1], strict=True))
+
+
+def test_a_diverged_run_stops_with_a_clear_error(tiny):
+    """Non-finite losses end training at the end of that epoch instead of running on NaNs."""
+    ds = tiny.dataset("mnist")
+    data = torch.rand(200, 784, generator=torch.Generator().manual_seed(0))
+    trainer = Trainer(tiny, ds, data, "cpu", (28, 28))
+    with torch.no_grad():
+        trainer.D.out.weight.fill_(float("nan"))
+    with pytest.raises(PipelineError, match="mnist: training diverged in epoch 1 of phase 1"):
+        trainer.epoch(1)
