@@ -73,7 +73,7 @@ def build(params: Params) -> pd.DataFrame:
         note = f", {score['note']}" if score.get("note") else ""
         details.append(f"{column}: {folds}{_sigma(score)}, {trained(params, name)}{note}")
         reference_details.append(
-            f"{column}: first {score['n_samples']} training images, "
+            f"{column}: the first {score['n_samples']} training images (all if fewer), "
             f"{_sigma(score['training_set'])} (Theis et al., 2016)"
         )
     details.append(f"seed {params.seed}, k = {params.k}, {params.update} update")
