@@ -58,21 +58,25 @@ def _from_urls(file: RemoteFile, dest: Path) -> str | None:
     return None
 
 
-def _verify(file: RemoteFile, path: Path, origin: str) -> None:
+def _verify(file: RemoteFile, path: Path, origin: str) -> str:
+    """The file's md5, after checking it against the expected one (when there is one)."""
     got = md5sum(path)
     if file.md5 is not None and got != file.md5:
         raise PipelineError(
             f"checksum mismatch for {file.folder}/{file.name} from {origin}: "
             f"md5 {got}, expected {file.md5}"
         )
+    return got
 
 
-def fetch(source: Source, staging: Path) -> Option:
+def fetch(source: Source, staging: Path) -> tuple[Option, dict[str, str]]:
     """Put one complete option of `source` into `staging`: the first option whose files are all
-    in a mirror, else the first one whose files all download. Every file's md5 is checked."""
+    in a mirror, else the first one whose files all download. Every file's md5 is checked; returns
+    the option and the md5 of each of its files."""
     missing = {}  # option -> the first of its files that no mirror (or URL) had
     for getter in (_from_mirror, _from_urls):
         for i, option in enumerate(source.options):
+            md5s = {}
             for file in option.files:
                 origin = getter(file, staging / file.name)
                 if origin is None:
@@ -80,9 +84,9 @@ def fetch(source: Source, staging: Path) -> Option:
                     for partial in staging.iterdir():
                         partial.unlink()
                     break
-                _verify(file, staging / file.name, origin)
+                md5s[file.name] = _verify(file, staging / file.name, origin)
             else:
-                return option
+                return option, md5s
     where = ", ".join(str(m) for m in mirrors()) or f"none (${MIRROR_ENV} is not set)"
     urls = [u for option in source.options for f in option.files for u in f.urls]
     tried = f"mirrors: {where}; URLs: {', '.join(urls) or 'none'}"
@@ -100,9 +104,8 @@ def run(params: Params, ds: DatasetParams) -> None:
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{ds.name}.") as tmp:
         staging = Path(tmp) / "files"
         staging.mkdir()
-        option = fetch(source, staging)
-        files = {f.name: md5sum(staging / f.name) for f in option.files}
-        provenance = {"source": source.name, "note": option.note, "md5": files}
+        option, md5s = fetch(source, staging)
+        provenance = {"source": source.name, "note": option.note, "md5": md5s}
         (staging / PROVENANCE).write_text(json.dumps(provenance, indent=2) + "\n")
         if out.exists():
             shutil.rmtree(out)

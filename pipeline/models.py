@@ -91,20 +91,19 @@ def sparse_init_(weight: Tensor, nonzero: int) -> None:
         weight.zero_().scatter_(1, chosen, torch.randn(d_out, nonzero))
 
 
-def _dense(widths, activations, biases) -> nn.Sequential:
+def _dense(widths, activations) -> nn.Sequential:
     layers: list[nn.Module] = []
-    for d_in, d_out, act, bias in zip(widths, widths[1:], activations, biases, strict=False):
-        linear = nn.Linear(d_in, d_out)
-        linear.bias_init = bias  # applied after the irange init, see Generator.__init__
-        layers += [linear, ACTIVATIONS[act]()]
+    for d_in, d_out, act in zip(widths, widths[1:], activations, strict=False):
+        layers += [nn.Linear(d_in, d_out), ACTIVATIONS[act]()]
     return nn.Sequential(*layers)
 
 
-def _set_init_biases(module: nn.Module) -> None:
+def _fill_biases(layers: nn.Sequential, biases) -> None:
+    """Pylearn2 ``init_bias``: each Linear layer's bias set to a constant."""
+    linears = [m for m in layers if isinstance(m, nn.Linear)]
     with torch.no_grad():
-        for m in module.modules():
-            if hasattr(m, "bias_init"):
-                m.bias.fill_(m.bias_init)
+        for linear, bias in zip(linears, biases, strict=True):
+            linear.bias.fill_(bias)
 
 
 class Generator(nn.Module):
@@ -116,7 +115,7 @@ class Generator(nn.Module):
         g = spec.generator
         d_out = math.prod(image_shape)
         widths = (spec.noise_dim, *g.hidden)
-        self.hidden = _dense(widths, g.activations, g.hidden_bias)
+        self.hidden = _dense(widths, g.activations)
         if g.output == "deconv":
             c = g.deconv
             self.reshape = (c.channels, c.size, c.size)
@@ -127,9 +126,7 @@ class Generator(nn.Module):
         self.squash = g.output == "sigmoid"
         e = g.extend if extended else None
         self.extension = (
-            _dense((spec.noise_dim, *e.hidden), e.activations, e.hidden_bias)
-            if e
-            else nn.Sequential()
+            _dense((spec.noise_dim, *e.hidden), e.activations) if e else nn.Sequential()
         )
         _init(self.hidden, g.irange)
         if g.output_irange is not None:
@@ -138,7 +135,9 @@ class Generator(nn.Module):
             _init(self.out, 0.0)
             sparse_init_(self.out.weight, g.output_sparse)
         _init(self.extension, g.irange)
-        _set_init_biases(self)
+        _fill_biases(self.hidden, g.hidden_bias)
+        if e:
+            _fill_biases(self.extension, e.hidden_bias)
 
     def init_output_bias(self, pixel_mean: Tensor) -> None:
         """Sigmoid output bias = logit of the training pixel means, clipped to [1e-7, 1 - 1e-7]

@@ -86,11 +86,10 @@ def run(params: Params, ds: DatasetParams) -> None:
     with atomic_path(paths.samples) as tmp, open(tmp, "wb") as f:
         np.save(f, samples)
 
-    shown = samples[: ROWS * COLS]
-    scale = float(np.abs(shown).max())
-    neighbours = train[nearest(shown.reshape(ROWS, COLS, -1)[:, -1], train)]
-    panel = np.concatenate([shown.reshape(ROWS, COLS, -1), neighbours[:, None]], axis=1)
-    panel = for_display(panel.reshape(ROWS * (COLS + 1), -1), display, scale)
+    shown = samples[: ROWS * COLS].reshape(ROWS, COLS, -1)
+    neighbours = train[nearest(shown[:, -1], train)]
+    panel = np.concatenate([shown, neighbours[:, None]], axis=1).reshape(ROWS * (COLS + 1), -1)
+    panel = for_display(panel, display, scale=float(np.abs(shown).max()))
     save_png(paths.figures / "figure2.png", grid(panel, ROWS, COLS + 1, shape))
 
     ends = sample_noise(ds.model, 2 * INTERPOLATIONS, rng, "cpu").view(INTERPOLATIONS, 2, -1)
