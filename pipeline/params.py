@@ -22,6 +22,7 @@ GENERATOR_LOSSES = ("non_saturating", "minimax")
 DEVICES = ("auto", "cpu", "cuda")
 NOISES = ("uniform", "gaussian")
 SCHEDULES = ("auto", "paper", "cpu")
+PRECISIONS = ("fp32", "bf16")
 ACTIVATIONS = ("relu", "sigmoid")
 OUTPUTS = ("sigmoid", "linear", "deconv")
 
@@ -159,6 +160,7 @@ class Params:
     seed: int
     device: str
     schedule: str  # "paper" | "cpu" | "auto" (paper on CUDA, cpu otherwise)
+    precision: str  # "fp32" (the paper's arithmetic) | "bf16" (autocast matmuls and convs)
     datasets: tuple[str, ...]
     by_name: dict[str, DatasetParams]
 
@@ -420,6 +422,7 @@ def load(path: str | Path = "params.yaml", datasets: list[str] | None = None) ->
         seed=r.integer("seed", minimum=0),
         device=r.choice("device", DEVICES),
         schedule=r.choice("schedule", SCHEDULES),
+        precision=r.choice("precision", PRECISIONS),
         datasets=tuple(names),
         by_name={n: _dataset(n, r.sub(n)) for n in names},
     )

@@ -4,7 +4,7 @@ Published rows: Parzen-window log-likelihood of the test set (MNIST: mean over t
 +- standard error; TFD: mean over 5 folds +- standard error across folds). This run's row fills
 MNIST, TFD when it was supplied and run, and the LFW stand-in's own column (TFD's protocol on LFW
 faces); it carries the sigma(s), the schedule and epoch of the selected generator, how the data
-differ from the paper's, the seed, k and the update rule.
+differ from the paper's, the seed, k, the update rule and the precision.
 """
 
 from __future__ import annotations
@@ -76,7 +76,9 @@ def build(params: Params) -> pd.DataFrame:
             f"{column}: the first {score['n_samples']} training images (all if fewer), "
             f"{_sigma(score['training_set'])} (Theis et al., 2016)"
         )
-    details.append(f"seed {params.seed}, k = {params.k}, {params.update} update")
+    details.append(
+        f"seed {params.seed}, k = {params.k}, {params.update} update, {params.precision}"
+    )
     ours["source"] = "this run: " + "; ".join(details)
     memorised["source"] = "this run: " + "; ".join(reference_details)
     return pd.DataFrame(rows + [ours, memorised])

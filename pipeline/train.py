@@ -98,6 +98,29 @@ def generator_loss(fake: Tensor, kind: str) -> Tensor:
     return -F.softplus(fake).mean()
 
 
+def autocast(device: torch.device, precision: str):
+    """bf16: matrix products and convolutions of the forward pass (and so of its backward) in
+    bfloat16 under torch.autocast; weights, gradients, the momentum update and the losses stay
+    float32. fp32: a disabled autocast, which changes nothing."""
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
+
+
+def check_precision(precision: str, device: torch.device) -> None:
+    """bf16 only where the hardware has it: a CUDA GPU with bf16, or a CPU whose oneDNN build
+    has bf16 kernels (AVX512-BF16/AMX; emulated with AVX-512 otherwise)."""
+    if precision != "bf16":
+        return
+    if device.type == "cuda":
+        ok = torch.cuda.is_bf16_supported()
+    else:
+        ok = torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+    if not ok:
+        raise PipelineError(
+            f"params.yaml: 'precision' is 'bf16' but {device.type} has no bfloat16 support here;"
+            " expected 'fp32' on this machine"
+        )
+
+
 def pick_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -112,7 +135,8 @@ class Trainer:
     def __init__(
         self, params: Params, ds: DatasetParams, train: Tensor, device, image_shape
     ) -> None:
-        self.params, self.ds, self.device = params, ds, device
+        self.params, self.ds, self.device = params, ds, torch.device(device)
+        check_precision(params.precision, self.device)
         self.image_shape = image_shape
         torch.manual_seed(params.seed)  # initialisation and dropout masks
         self.rng = torch.Generator(device=device).manual_seed(params.seed)  # batches and noise
@@ -148,6 +172,7 @@ class Trainer:
     def epoch(self, epoch: int) -> dict[str, float]:
         """One pass of D over the training set; returns the epoch's mean losses and accuracies."""
         k, update, loss_kind = self.params.k, self.params.update, self.params.generator_loss
+        precision = self.params.precision
         m = momentum_at(epoch, self.ds.train)
         B = self.ds.train.batch_size
         n_batches = len(self.data) // B
@@ -163,10 +188,11 @@ class Trainer:
             with_g = self.d_steps % k == k - 1
             share = with_g and update == "simultaneous"
             z = self.noise(B)
-            with torch.set_grad_enabled(share):
-                fake = self.G(z)
-            real_logit = self.D(x)
-            fake_logit = self.D(fake if share else fake.detach())
+            with autocast(self.device, precision):
+                with torch.set_grad_enabled(share):
+                    fake = self.G(z)
+                real_logit = self.D(x).float()
+                fake_logit = self.D(fake if share else fake.detach()).float()
             loss_d = discriminator_loss(real_logit, fake_logit)
             grads_d = torch.autograd.grad(loss_d, D_params, retain_graph=share)
             if share:  # same forward pass and minibatch; apply both updates together
@@ -177,7 +203,9 @@ class Trainer:
             else:
                 self.opt_d.step(grads_d, m)
                 if with_g:  # alternating: fresh noise against the updated discriminator
-                    loss_g = generator_loss(self.D(self.G(self.noise(B))), loss_kind)
+                    with autocast(self.device, precision):
+                        logit = self.D(self.G(self.noise(B))).float()
+                    loss_g = generator_loss(logit, loss_kind)
                     self.opt_g.step(torch.autograd.grad(loss_g, G_params), m)
             self.d_steps += 1
             with torch.no_grad():
@@ -233,6 +261,7 @@ def run(params: Params, ds: DatasetParams) -> None:
         "update": params.update,
         "generator_loss": params.generator_loss,
         "seed": params.seed,
+        "precision": params.precision,
         "schedule": schedule,
         "epochs": list(phases),
     }
@@ -282,6 +311,7 @@ def run(params: Params, ds: DatasetParams) -> None:
                 "best_valid_sigma": best["sigma"],
                 "epochs": total,
                 "schedule": schedule,
+                "precision": params.precision,
                 "train_seconds": time.perf_counter() - start,
                 "device": str(device),
             }

@@ -120,3 +120,28 @@ def test_a_diverged_run_stops_with_a_clear_error(tiny):
         trainer.D.out.weight.fill_(float("nan"))
     with pytest.raises(PipelineError, match="mnist: training diverged in epoch 1 of phase 1"):
         trainer.epoch(1)
+
+
+def test_bf16_runs_the_same_update_in_a_coarser_arithmetic(tiny, data):
+    """precision: bf16 autocasts the products, not the algorithm: the weights stay float32 and
+    one epoch moves them by what the fp32 epoch does, to bfloat16 accuracy."""
+    moved = {}
+    for precision in ("fp32", "bf16"):
+        params = dataclasses.replace(tiny, precision=precision)
+        trainer = Trainer(params, params.dataset("mnist"), data, "cpu", (28, 28))
+        before = [p.clone() for p in trainer.D.parameters()]
+        trainer.epoch(1)
+        assert all(p.dtype == torch.float32 for p in trainer.D.parameters())
+        moved[precision] = torch.cat(
+            [(p - b).flatten() for p, b in zip(trainer.D.parameters(), before, strict=True)]
+        )
+    fp32, bf16 = moved["fp32"], moved["bf16"]
+    assert not torch.equal(fp32, bf16)  # bf16 really ran
+    assert (bf16 - fp32).norm() < 0.05 * fp32.norm()
+
+
+def test_bf16_without_hardware_support_is_refused(tiny, data, monkeypatch):
+    monkeypatch.setattr(torch.backends.mkldnn, "is_available", lambda: False)
+    params = dataclasses.replace(tiny, precision="bf16")
+    with pytest.raises(PipelineError, match="'precision' is 'bf16' but cpu has no bfloat16"):
+        Trainer(params, params.dataset("mnist"), data, "cpu", (28, 28))
