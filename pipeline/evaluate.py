@@ -97,6 +97,8 @@ def run(params: Params, ds: DatasetParams) -> None:
             },
         }
     result.update(n_samples=len(samples), n_folds=ds.folds, note=note)
+    if ds.deviation:
+        result["deviation"] = ds.deviation
     grid = sigmas(ds.parzen)
     mean_curve = np.mean(curves, axis=0)
     header = "sigma,valid_ll" + "".join(f",fold_{f}" for f in range(ds.folds) if ds.folds > 1)

@@ -25,9 +25,11 @@ TITLES = {
 
 
 def caption(name: str, params: Params) -> str:
-    """The schedule and epochs behind a panel, and how its data differ from the paper's."""
-    note = read_json(Paths(name).parzen).get("note", "")
-    return trained(params, name) + (f"\n{note}" if note else "")
+    """The schedule and epochs behind a panel, how its data differ from the paper's, and how its
+    config departs from the release."""
+    score = read_json(Paths(name).parzen)
+    lines = [trained(params, name), score.get("note", ""), score.get("deviation", "")]
+    return "\n".join(line for line in lines if line)
 
 
 def run(params: Params) -> None:

@@ -145,6 +145,7 @@ class DatasetParams:
     model: ModelSpec
     train: TrainSpec
     parzen: ParzenSpec
+    deviation: str | None = None  # how the section departs from the released config, if it does
 
     @property
     def folds(self) -> int:
@@ -242,6 +243,12 @@ class _Reader:
             bracket = "(" if open_low else "["
             raise self.fail(name, value, f"a number in {bracket}{low}, {high}]")
         return float(value)
+
+    def text_or_null(self, name: str) -> str | None:
+        value = self.raw(name)
+        if value is not None and (not isinstance(value, str) or not value.strip()):
+            raise self.fail(name, value, "null or a non-empty string")
+        return value
 
     def choice(self, name: str, options: tuple[str, ...]) -> str:
         value = self.raw(name)
@@ -398,7 +405,8 @@ def _dataset(name: str, r: _Reader) -> DatasetParams:
     )
     if isinstance(split, Split) and (parzen.valid or 0) > split.valid[1] - split.valid[0]:
         raise p.fail("valid", parzen.valid, "at most the number of validation rows")
-    return DatasetParams(name, source.name, split, model, train, parzen)
+    deviation = r.text_or_null("deviation")
+    return DatasetParams(name, source.name, split, model, train, parzen, deviation)
 
 
 def load(path: str | Path = "params.yaml", datasets: list[str] | None = None) -> Params:

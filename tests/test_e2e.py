@@ -155,6 +155,13 @@ def test_lossy_and_stand_in_data_are_labelled(repo):
     assert json.loads((root / "metrics/datasets/tfd/parzen.json").read_text())["note"] == ""
 
 
+def test_a_departure_from_the_release_is_shown_with_its_results(repo):
+    root, _ = repo
+    score = json.loads((root / "metrics/datasets/cifar10_fc/parzen.json").read_text())
+    assert score["deviation"].startswith("G output irange 0.05")
+    assert "deviation" not in json.loads((root / "metrics/datasets/mnist/parzen.json").read_text())
+
+
 def test_second_repro_does_nothing(repo):
     root, env = repo
     out = sh("dvc", "repro", cwd=root, env=env).stdout

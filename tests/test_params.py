@@ -37,6 +37,8 @@ def test_repo_params_load_and_match_the_paper():
         ),
         (lambda p: p["mnist"]["split"].update(train=[100, 10]), "'mnist.split.train'"),
         (lambda p: p.update(datasets=["mnist", "svhn"]), "missing key 'svhn'"),
+        (lambda p: p["mnist"].update(deviation=3), "'mnist.deviation' is 3; expected null or"),
+        (lambda p: p.update(precision="fp16"), "'precision' is 'fp16'; expected one of"),
     ],
 )
 def test_bad_value_names_its_key(tmp_path, tiny_dict, edit, needle):
