@@ -1,125 +1,214 @@
 """Benchmarks, measured side by side in one run on this machine; prints ratios, asserts nothing.
 
-1. Training: one epoch of the paper's MNIST nets (k = 1, simultaneous update), achieved GFLOP/s
-   (matrix-multiply FLOPs of every forward and backward product the update needs) against the
-   plain matrix-multiply GFLOP/s of the same GEMM shapes at the same batch size.
-2. Parzen: scoring test points against 10,000 samples in 784 dimensions with our code against
-   scikit-learn's KernelDensity in its exact setting (one leaf holding every sample), same sigma:
-   the largest absolute difference and how many times faster.
+1. Training, per dataset's nets and precision: images/s of one epoch (MNIST in full, the
+   8000-unit nets on `--steps` minibatches) and achieved GFLOP/s (torch's FLOP counter over every
+   matrix product and convolution of a step, forward and backward), against
+   - the roofline: the same products, recorded from a real step (shapes, dtypes, layouts) and
+     replayed back to back with nothing else (bench/kernels.py);
+   - a straightforward implementation of the same nets and update (bench/naive.py: DataLoader,
+     torch.optim.SGD per net, zero_grad/backward/step, .item() every step), in fp32;
+   - fp32, for bf16 rows.
+2. Parzen: 10,000 test points against 10,000 samples at sigma 0.2 in 784 and 2304 dimensions,
+   and the full cross-validation of the paper's 10 sigmas (1,000 validation points, then the
+   10,000 test points at the chosen sigma), against scikit-learn's KernelDensity in its exact
+   setting (one leaf holding every sample); the largest absolute difference of the answers.
+   scikit-learn is timed on `--sklearn-points` points and scaled linearly (its exact KDE costs
+   the same per point and per sigma; `--sklearn-points 10000` times it in full).
+3. Pipeline overhead: `python -m pipeline --help`, and a no-op `dvc repro` (only when `dvc
+   status` says everything is up to date, so that it can never start a training run).
 
-Usage: python bench/bench.py [--steps N] [--parzen-test N]   (needs `dvc repro` data, or runs
-the preprocess stage's reader on the mirror/official files already in data/raw/mnist)
+Data: MNIST from data/processed/mnist.npz when `dvc repro` has built it, else uniform noise of the
+same shape (said in the output); the other nets train on noise (dense and conv kernels do not
+depend on the values). Usage: python -m bench [--steps N] [--device cpu|cuda] [--quick]
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
 
+from bench.kernels import record_step, replay_rate, sync
+from bench.naive import NaiveGAN
 from pipeline import params as P
 from pipeline import parzen
-from pipeline.preprocess import load
-from pipeline.train import Trainer
+from pipeline.errors import PipelineError
+from pipeline.paths import Paths
+from pipeline.sources import SOURCES
+from pipeline.train import Trainer, check_precision
+
+NETS = ("mnist", "lfw", "cifar10_fc", "cifar10_conv")
 
 
-def gemm_shapes(ds: P.DatasetParams, d: int) -> list[tuple[int, int, int]]:
-    """(m, k, n) of every matrix product in one simultaneous update with k = 1.
-
-    Per linear layer (in -> out) at batch B: forward B x in x out; weight gradient in x B x out;
-    input gradient B x out x in. G: forward, weight grads, input grads of all but its first layer.
-    D: forward on real and fake; for D's loss weight grads on both and input grads above the first
-    layer; for G's loss input grads through every D layer of the fake branch."""
-    B = ds.train.batch_size
-    g_dims = [ds.model.noise_dim, *ds.model.generator.hidden, d]
-    units, pieces = ds.model.discriminator.units, ds.model.discriminator.pieces
-    d_in = [d, *units]
-    d_out = [u * pieces for u in units] + [1]
-    G = list(zip(g_dims, g_dims[1:], strict=False))
-    D = list(zip(d_in, d_out, strict=True))
-    shapes = []
-    for i, (a, b) in enumerate(G):
-        shapes += [(B, a, b), (a, B, b)] + ([(B, b, a)] if i > 0 else [])
-    for i, (a, b) in enumerate(D):
-        shapes += 2 * [(B, a, b), (a, B, b)] + (2 * [(B, b, a)] if i > 0 else [])
-        shapes += [(B, b, a)]  # G's loss: input gradient through D on the fake branch
-    return shapes
+def training_data(ds: P.DatasetParams, steps: int | None) -> tuple[torch.Tensor, str]:
+    """MNIST's real training set when built (all of it unless `steps`), else noise."""
+    source = SOURCES[ds.source]
+    rows = (ds.split.train[1] - ds.split.train[0]) if steps is None else steps * ds.train.batch_size
+    path = Paths(ds.name).processed
+    if ds.name == "mnist" and path.is_file():
+        with np.load(path) as data:
+            return torch.from_numpy(data["train"][:rows]), "real"
+    gen = torch.Generator().manual_seed(0)
+    return torch.rand(rows, source.dim, generator=gen), "noise"
 
 
-def flops(shapes) -> float:
-    return sum(2.0 * m * k * n for m, k, n in shapes)
-
-
-def matmul_rate(shapes, seconds: float = 3.0) -> float:
-    """GFLOP/s of torch.mm on exactly these shapes, back to back, as a training step issues them."""
-    mats = [(torch.rand(m, k), torch.rand(k, n), torch.empty(m, n)) for m, k, n in shapes]
-    for a, b, c in mats:
-        torch.mm(a, b, out=c)
-    reps, start = 0, time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        for a, b, c in mats:
-            torch.mm(a, b, out=c)
-        reps += 1
-    return reps * flops(shapes) / (time.perf_counter() - start) / 1e9
-
-
-def bench_training(p: P.Params, ds: P.DatasetParams, data, steps: int | None) -> None:
-    train = torch.from_numpy(data["train"])
-    if steps is not None:
-        train = train[: steps * ds.train.batch_size]
-    trainer = Trainer(p, ds, train, "cpu", (28, 28))
-    n_steps = len(train) // ds.train.batch_size
+def timed(fn, device) -> float:
+    sync(device)
     start = time.perf_counter()
-    trainer.epoch(1)
-    seconds = time.perf_counter() - start
-    shapes = gemm_shapes(ds, train.shape[1])
-    achieved = n_steps * flops(shapes) / seconds / 1e9
-    roofline = matmul_rate(shapes)
-    print(
-        f"training  {n_steps} steps in {seconds:.2f} s"
-        f" ({n_steps * ds.train.batch_size / seconds:,.0f} images/s,"
-        f" {1000 * seconds / n_steps:.1f} ms/step)"
-    )
-    print(
-        f"training  achieved {achieved:.1f} GFLOP/s; same-shape matmul {roofline:.1f} GFLOP/s;"
-        f" ratio {achieved / roofline:.2f}x of the matmul roofline"
-    )
+    fn()
+    sync(device)
+    return time.perf_counter() - start
 
 
-def bench_parzen(data, n_test: int, sigma: float = 0.2) -> None:
+def bench_net(p: P.Params, name: str, steps: int | None, device, precisions) -> None:
+    ds = p.dataset(name)
+    shape = SOURCES[ds.source].image_shape
+    data, kind = training_data(ds, steps)
+    B = ds.train.batch_size
+    n_steps = len(data) // B
+    images = n_steps * B
+    naive = NaiveGAN(ds, data, shape, device)
+    naive_rate = images / timed(naive.epoch, device)
+    fp32_rate = None
+    for precision in precisions:
+        q = dataclasses.replace(p, precision=precision)
+        try:
+            check_precision(precision, device)
+        except PipelineError as err:
+            print(f"| {name} | {precision} | skipped: {err} |")
+            continue
+        trainer = Trainer(q, ds, data[:B], device, shape)
+        trainer.epoch(1)  # warm-up step
+        flops, calls = record_step(lambda t=trainer: t.epoch(1))
+        trainer.data = data.to(device)
+        rate = images / timed(lambda t=trainer: t.epoch(1), device)
+        achieved = rate / B * flops / 1e9
+        roofline = replay_rate(calls, flops, device)
+        fp32_rate = rate if precision == "fp32" else fp32_rate
+        vs_fp32 = f"{rate / fp32_rate:.2f}x" if fp32_rate else "—"
+        print(
+            f"| {name} ({kind}) | {precision} | {n_steps} | {rate:,.0f} | {achieved:.1f} |"
+            f" {roofline:.1f} | {achieved / roofline:.2f}x | {naive_rate:,.0f} |"
+            f" {rate / naive_rate:.2f}x | {vs_fp32} |",
+            flush=True,
+        )
+
+
+def parzen_points(d: int, n: int, seed: int) -> np.ndarray:
+    """MNIST rows for d = 784 when built, else uniform noise in [0, 1]^d."""
+    path = Paths("mnist").processed
+    if d == 784 and path.is_file():
+        with np.load(path) as data:
+            key = "train" if seed == 0 else "test_0"
+            return data[key][:n].astype(np.float64)
+    return np.random.default_rng(seed).random((n, d))
+
+
+def sklearn_ll(samples: np.ndarray, x: np.ndarray, sigma: float) -> tuple[np.ndarray, float]:
     from sklearn.neighbors import KernelDensity
 
-    samples = data["train"][:10000].astype(np.float64)  # real digits standing in for G's samples
-    test = data["test_0"][:n_test].astype(np.float64)
-    start = time.perf_counter()
-    ours = parzen.log_likelihood(torch.from_numpy(test), torch.from_numpy(samples), [sigma])[0]
-    t_ours = time.perf_counter() - start
     start = time.perf_counter()
     kde = KernelDensity(bandwidth=sigma, leaf_size=len(samples)).fit(samples)  # exact: one leaf
-    theirs = kde.score_samples(test)
-    t_sk = time.perf_counter() - start
-    diff = np.abs(ours.numpy() - theirs).max()
+    ll = kde.score_samples(x)
+    return ll, time.perf_counter() - start
+
+
+def bench_parzen(d: int, n_sk: int, device, spec: P.ParzenSpec) -> None:
+    samples = parzen_points(d, 10_000, seed=0)
+    test = parzen_points(d, 10_000, seed=1)
+    valid = test[-1000:]  # stands in for the validation rows; only timing and agreement matter
+    mu = torch.from_numpy(samples).to(device)
+    x = torch.from_numpy(test).to(device)
+
+    def ours_single():
+        ours_single.ll = parzen.log_likelihood(x, mu, [0.2])[0].cpu().numpy()
+
+    t_ours = timed(ours_single, device)
+    theirs, t_sk = sklearn_ll(samples, test[:n_sk], 0.2)
+    t_sk_full = t_sk * len(test) / n_sk
+    diff = np.abs(ours_single.ll[:n_sk] - theirs).max()
     print(
-        f"parzen    {n_test} test x {len(samples)} samples x 784 d, sigma {sigma}:"
-        f" ours {t_ours:.2f} s,"
-        f" scikit-learn exact {t_sk:.2f} s; {t_sk / t_ours:.0f}x faster;"
-        f" max |difference| {diff:.2e} nats"
+        f"| {d} | score 10,000 points, σ 0.2 | {t_ours:.2f} s | {t_sk_full:.1f} s |"
+        f" {t_sk_full / t_ours:.0f}x | {diff:.1e} |"
     )
+
+    def ours_cv():
+        chosen = parzen.select_sigma(torch.from_numpy(valid).to(device), mu, spec)
+        ours_cv.sigma = chosen.sigma
+        ours_cv.ll = parzen.log_likelihood(x, mu, [chosen.sigma])[0].cpu().numpy()
+
+    t_ours = timed(ours_cv, device)
+    grid = parzen.sigmas(spec)
+    per_point = t_sk / n_sk  # scikit-learn: one full pass per sigma, linear in the points
+    t_sk_full = per_point * (len(grid) * len(valid) + len(test))
+    sk_valid = [sklearn_ll(samples, valid[:n_sk], s)[0].mean() for s in grid]
+    sk_sigma = float(grid[int(np.argmax(sk_valid))])
+    theirs, _ = sklearn_ll(samples, test[:n_sk], sk_sigma)
+    same = "same σ" if sk_sigma == ours_cv.sigma else f"σ {ours_cv.sigma:.3g} vs {sk_sigma:.3g}"
+    diff = np.abs(ours_cv.ll[:n_sk] - theirs).max()
+    print(
+        f"| {d} | cross-validate 10 σ on 1,000, score 10,000 | {t_ours:.2f} s |"
+        f" {t_sk_full:.1f} s | {t_sk_full / t_ours:.0f}x | {diff:.1e} ({same}) |",
+        flush=True,
+    )
+
+
+def bench_overhead() -> None:
+    def seconds(*cmd: str) -> float:
+        start = time.perf_counter()
+        subprocess.run(cmd, check=True, capture_output=True)
+        return time.perf_counter() - start
+
+    print(f"python -m pipeline --help: {seconds(sys.executable, '-m', 'pipeline', '--help'):.2f} s")
+    dvc = str(Path(sys.executable).with_name("dvc"))  # the environment's own dvc
+    status = subprocess.run([dvc, "status", "--json"], capture_output=True, text=True)
+    if status.returncode != 0 or status.stdout.strip() not in ("{}", ""):
+        print("dvc repro (no-op): skipped, `dvc status` lists changed stages")
+        return
+    print(f"dvc repro (no-op): {seconds(dvc, 'repro'):.2f} s")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=None, help="train steps (default: 1 epoch)")
-    parser.add_argument("--parzen-test", type=int, default=10000, help="test points to score")
+    parser.add_argument("--steps", type=int, default=10, help="minibatches for 8000-unit nets")
+    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    parser.add_argument("--sklearn-points", type=int, default=1000)
+    parser.add_argument("--quick", action="store_true", help="MNIST on --steps batches too")
     args = parser.parse_args()
-    p = P.load("params.yaml")
-    ds = p.dataset("mnist")
-    data = load("mnist")
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, fp32")
-    bench_training(p, ds, data, args.steps)
-    bench_parzen(data, args.parzen_test)
+    device = torch.device(
+        ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
+    )
+    p = P.load("params.yaml", datasets=list(NETS))
+    threads = torch.get_num_threads()
+    print(f"torch {torch.__version__}, {device}, {threads} threads, cpu {cpu_flags()}\n")
+    print("| nets | precision | steps | images/s | GFLOP/s | roofline GFLOP/s | × roofline |"
+          " naive fp32 images/s | × naive | × fp32 |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for name in NETS:
+        steps = None if name == "mnist" and not args.quick else args.steps
+        bench_net(p, name, steps, device, ("fp32", "bf16"))
+    print("\n| d | Parzen task | ours | scikit-learn exact | × faster | max abs diff (nats) |")
+    print("|---|---|---|---|---|---|")
+    for d in (784, 2304):
+        bench_parzen(d, args.sklearn_points, device, p.dataset("mnist").parzen)
+    print()
+    bench_overhead()
+
+
+def cpu_flags() -> str:
+    """The bf16-relevant CPU features (Linux), e.g. 'avx512_bf16' or 'amx_bf16'."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text().split("flags")[1].split("\n")[0].split()
+    except (OSError, IndexError):
+        return "unknown"
+    have = [f for f in ("avx512f", "avx512_bf16", "amx_bf16") if f in flags]
+    return "+".join(have) or "no AVX-512"
 
 
 if __name__ == "__main__":

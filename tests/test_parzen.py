@@ -42,6 +42,25 @@ def test_matches_direct_float64_sum_in_784_dimensions(sigma):
     np.testing.assert_allclose(got, direct(x, mu, sigma), rtol=1e-6)
 
 
+def test_matches_direct_float64_sum_at_sigma_01_in_2304_dimensions():
+    """Faces-sized (48 x 48), dense pixels, the smallest sigma of the grid: the hardest case for
+    the ||x||^2 + ||mu||^2 - 2 x.mu expansion: in float32 it errs here by up to 0.017 nats per
+    point (5e-6 relative), 0.004 after centring (1.2e-6); float64 from centred data passes."""
+    rng = np.random.default_rng(8)
+    mu = rng.random((300, 2304)).astype(np.float32)
+    x = np.concatenate([mu[:10] + 0.005, rng.random((20, 2304)).astype(np.float32)])
+    got = log_likelihood(torch.from_numpy(x), torch.from_numpy(mu), [0.1], batch=8)[0].numpy()
+    np.testing.assert_allclose(got, direct(x, mu, 0.1), rtol=1e-6)
+
+
+def test_blocks_bound_memory_without_changing_the_answer():
+    x, mu = mnist_like(37, 9), mnist_like(120, 10)
+    one = log_likelihood(torch.from_numpy(x), torch.from_numpy(mu), [0.2, 0.5], batch=37)
+    for batch in (1, 5, 16):
+        blocked = log_likelihood(torch.from_numpy(x), torch.from_numpy(mu), [0.2, 0.5], batch)
+        np.testing.assert_allclose(blocked.numpy(), one.numpy(), rtol=1e-12)
+
+
 def test_every_sigma_from_one_distance_computation():
     x, mu = mnist_like(20, 2), mnist_like(100, 3)
     grid = [0.1, 0.3, 1.0]
