@@ -37,14 +37,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from bench.kernels import record_step, replay_rate, sync
+from bench.kernels import record_step, replay_rate, sync, warmed_trainer
 from bench.naive import NaiveGAN
 from pipeline import params as P
 from pipeline import parzen
 from pipeline.errors import PipelineError
 from pipeline.paths import Paths
 from pipeline.sources import SOURCES
-from pipeline.train import Trainer, check_precision
+from pipeline.train import check_precision
 
 NETS = ("mnist", "lfw", "cifar10_fc", "cifar10_conv")
 
@@ -61,12 +61,13 @@ def training_data(ds: P.DatasetParams, steps: int | None) -> tuple[torch.Tensor,
     return torch.rand(rows, source.dim, generator=gen), "noise"
 
 
-def timed(fn, device) -> float:
+def timed(fn, device):
+    """(seconds, result) of fn(), with the device synchronised on both sides."""
     sync(device)
     start = time.perf_counter()
-    fn()
+    result = fn()
     sync(device)
-    return time.perf_counter() - start
+    return time.perf_counter() - start, result
 
 
 def bench_net(
@@ -86,18 +87,15 @@ def bench_net(
         except PipelineError as err:
             print(f"| {name} | {precision} | skipped: {err} |")
             continue
-        trainer = Trainer(q, ds, data[:B], device, shape)
-        trainer.epoch(1)  # warm-up step
-        first = trainer.data
-        trainer.data = data.to(device)
+        trainer = warmed_trainer(q, ds, data, device, shape)
         rate = 0.0
         for _ in range(repeats):  # ours and the naive loop in turn, the best of each
-            rate = max(rate, images / timed(lambda t=trainer: t.epoch(1), device))
+            rate = max(rate, images / timed(lambda t=trainer: t.epoch(1), device)[0])
             if precision == "fp32":
                 naive = NaiveGAN(ds, data, shape, device)
-                naive_rate = max(naive_rate, images / timed(naive.epoch, device))
+                naive_rate = max(naive_rate, images / timed(naive.epoch, device)[0])
                 del naive
-        trainer.data = first
+        trainer.data = trainer.data[:B]
         flops, calls = record_step(lambda t=trainer: t.epoch(1))
         roofline = replay_rate(calls, flops, device)
         del calls
@@ -112,14 +110,16 @@ def bench_net(
         )
 
 
-def parzen_points(d: int, n: int, seed: int) -> np.ndarray:
-    """MNIST rows for d = 784 when built, else uniform noise in [0, 1]^d."""
+def parzen_points(d: int) -> tuple[np.ndarray, np.ndarray]:
+    """10,000 samples and 10,000 test points: MNIST's training and test rows for d = 784 when
+    built, else uniform noise in [0, 1]^d."""
     path = Paths("mnist").processed
     if d == 784 and path.is_file():
         with np.load(path) as data:
-            key = "train" if seed == 0 else "test_0"
-            return data[key][:n].astype(np.float64)
-    return np.random.default_rng(seed).random((n, d))
+            samples, test = data["train"][:10_000], data["test_0"][:10_000]
+        return samples.astype(np.float64), test.astype(np.float64)
+    rng = np.random.default_rng(0)
+    return rng.random((10_000, d)), rng.random((10_000, d))
 
 
 def sklearn_ll(samples: np.ndarray, x: np.ndarray, sigma: float) -> tuple[np.ndarray, float]:
@@ -132,29 +132,26 @@ def sklearn_ll(samples: np.ndarray, x: np.ndarray, sigma: float) -> tuple[np.nda
 
 
 def bench_parzen(d: int, n_sk: int, device, spec: P.ParzenSpec) -> None:
-    samples = parzen_points(d, 10_000, seed=0)
-    test = parzen_points(d, 10_000, seed=1)
+    samples, test = parzen_points(d)
     valid = test[-1000:]  # stands in for the validation rows; only timing and agreement matter
     mu = torch.from_numpy(samples).to(device)
     x = torch.from_numpy(test).to(device)
 
-    def ours_single():
-        ours_single.ll = parzen.log_likelihood(x, mu, [0.2])[0].cpu().numpy()
-
-    t_ours = timed(ours_single, device)
+    t_ours, ll = timed(lambda: parzen.log_likelihood(x, mu, [0.2])[0].cpu().numpy(), device)
     theirs, t_sk = sklearn_ll(samples, test[:n_sk], 0.2)
     t_sk_full = t_sk * len(test) / n_sk
-    diff = np.abs(ours_single.ll[:n_sk] - theirs).max()
+    diff = np.abs(ll[:n_sk] - theirs).max()
     print(
         f"| {d} | score 10,000 points, σ 0.2 | {t_ours:.2f} s | {t_sk_full:.1f} s |"
         f" {t_sk_full / t_ours:.0f}x | {diff:.1e} |"
     )
 
-    def ours_cv():
-        ours_cv.chosen = parzen.select_sigma(torch.from_numpy(valid).to(device), mu, spec)
-        ours_cv.ll = parzen.log_likelihood(x, mu, [ours_cv.chosen.sigma])[0].cpu().numpy()
+    def ours_cv() -> float:
+        chosen = parzen.select_sigma(torch.from_numpy(valid).to(device), mu, spec)
+        parzen.log_likelihood(x, mu, [chosen.sigma]).cpu()
+        return chosen.sigma
 
-    t_ours = timed(ours_cv, device)
+    t_ours, sigma = timed(ours_cv, device)
     grid = parzen.sigmas(spec)
     # scikit-learn has no reuse across sigmas: one full pass per sigma, linear in the points
     t_sk_full = t_sk / n_sk * (len(grid) * len(valid) + len(test))
@@ -165,7 +162,7 @@ def bench_parzen(d: int, n_sk: int, device, spec: P.ParzenSpec) -> None:
         np.abs(ours_grid[i] - sklearn_ll(samples, few, s)[0]).max() for i, s in enumerate(grid)
     )
     print(
-        f"| {d} | cross-validate 10 σ on 1,000, score 10,000 at σ {ours_cv.chosen.sigma:.3g} |"
+        f"| {d} | cross-validate 10 σ on 1,000, score 10,000 at σ {sigma:.3g} |"
         f" {t_ours:.2f} s | {t_sk_full:.1f} s | {t_sk_full / t_ours:.0f}x |"
         f" {diff:.1e} (all 10 σ, {len(few)} points) |",
         flush=True,

@@ -7,7 +7,7 @@ the paper's and the reduced CPU schedules. Training-set sizes: from data/process
 when `dvc repro` has built it, else the split in params.yaml; TFD's unlabeled split needs the
 licensed file, so its epoch is given per 10,000 images.
 
-Usage: python bench/epochs.py [--steps N]
+Usage: python -m bench.epochs [--steps N]
 """
 
 from __future__ import annotations
@@ -18,11 +18,11 @@ import time
 import numpy as np
 import torch
 
+from bench.kernels import warmed_trainer
 from pipeline import params as P
 from pipeline.params import Split
 from pipeline.paths import Paths
 from pipeline.sources import SOURCES
-from pipeline.train import Trainer
 
 ALL = ("mnist", "tfd", "lfw", "cifar10_fc", "cifar10_conv")
 
@@ -39,10 +39,8 @@ def training_rows(ds: P.DatasetParams) -> int | None:
 
 def seconds_per_step(p: P.Params, ds: P.DatasetParams, steps: int) -> float:
     source = SOURCES[ds.source]
-    data = torch.rand((steps + 1) * ds.train.batch_size, source.dim)
-    trainer = Trainer(p, ds, data[: ds.train.batch_size], "cpu", source.image_shape)
-    trainer.epoch(1)  # warm-up: one step
-    trainer.data = data[ds.train.batch_size :]
+    data = torch.rand(steps * ds.train.batch_size, source.dim)
+    trainer = warmed_trainer(p, ds, data, "cpu", source.image_shape)
     start = time.perf_counter()
     trainer.epoch(1)
     return (time.perf_counter() - start) / steps

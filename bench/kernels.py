@@ -13,9 +13,13 @@ import time
 from collections.abc import Callable
 
 import torch
+from torch import Tensor
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_map
 from torch.utils.flop_counter import FlopCounterMode
+
+from pipeline.params import DatasetParams, Params
+from pipeline.train import Trainer
 
 aten = torch.ops.aten
 PRODUCTS = {
@@ -31,7 +35,6 @@ class _Recorder(TorchDispatchMode):
     def __init__(self) -> None:
         super().__init__()
         self.calls: list[tuple] = []
-
         self.copies: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
 
     def _copy(self, x):
@@ -48,6 +51,15 @@ class _Recorder(TorchDispatchMode):
         if func in PRODUCTS:
             self.calls.append((func, tree_map(self._copy, args), tree_map(self._copy, kwargs)))
         return func(*args, **kwargs)
+
+
+def warmed_trainer(params: Params, ds: DatasetParams, data: Tensor, device, image_shape) -> Trainer:
+    """A Trainer on `data` (on `device`) after one warm-up step on its first minibatch, so that
+    first-call costs stay out of what is timed or profiled next."""
+    trainer = Trainer(params, ds, data[: ds.train.batch_size], device, image_shape)
+    trainer.epoch(1)
+    trainer.data = data.to(trainer.device)
+    return trainer
 
 
 def record_step(step: Callable[[], object]) -> tuple[float, list[tuple]]:

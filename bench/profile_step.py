@@ -1,8 +1,8 @@
 """Where the time of one training step goes: torch.profiler over `--steps` steps of a net.
 
-Self CPU time per ATen operator, grouped as matrix products and convolutions, the momentum
-update and max-norm (foreach and norm kernels), dropout masks (bernoulli), casts (bf16 autocast),
-gradient accumulation and element-wise work. Usage:
+Self CPU time of every ATen operator, credited to the outermost call around it that is grouped,
+as matrix products and convolutions, the momentum update and max-norm, dropout masks, casts and
+copies (bf16 autocast), and element-wise work (activations, maxout, gradient sums). Usage:
 python -m bench.profile_step [--net mnist] [--precision fp32] [--steps 20]
 """
 
@@ -15,24 +15,34 @@ from collections import defaultdict
 import torch
 from torch.profiler import ProfilerActivity, profile
 
+from bench.kernels import warmed_trainer
 from pipeline import params as P
 from pipeline.sources import SOURCES
-from pipeline.train import Trainer
 
-GROUPS = [  # first match wins
-    ("matrix products, convolutions", ("mm", "addmm", "bmm", "convolution", "mkldnn")),
-    ("momentum update, max-norm", ("_foreach", "norm")),
-    ("dropout masks", ("bernoulli",)),
-    ("casts, copies", ("copy_", "_to_copy", "to")),
+GROUPS = [  # label, ATen operator names
+    (
+        "matrix products, convolutions",
+        {"mm", "addmm", "bmm", "convolution", "convolution_backward"},
+    ),
+    ("momentum update, max-norm", {"_foreach_mul_", "_foreach_add_", "linalg_vector_norm"}),
+    ("dropout masks", {"bernoulli_"}),
+    ("casts, copies", {"copy_", "_to_copy", "to"}),
 ]
 
 
-def group(op: str) -> str:
-    name = op.removeprefix("aten::")
-    for label, keys in GROUPS:
-        if any(name == k or name.startswith(k) for k in keys):
-            return label
-    return "element-wise and the rest"
+def group(event) -> tuple[str, str]:
+    """(label, operator) for an ATen event: the outermost call around it (or itself) that a group
+    names, e.g. the mul_ that _foreach_mul_ runs per tensor on a CPU belongs to the update, the
+    mm inside linear to the products."""
+    chain = []
+    while event is not None:
+        chain.append(event.name.removeprefix("aten::"))
+        event = event.cpu_parent
+    for op in reversed(chain):  # outermost first
+        for label, names in GROUPS:
+            if op in names:
+                return label, op
+    return "element-wise and the rest", chain[0]
 
 
 def main() -> None:
@@ -45,22 +55,20 @@ def main() -> None:
     ds = p.dataset(args.net)
     source = SOURCES[ds.source]
     data = torch.rand(args.steps * ds.train.batch_size, source.dim)
-    trainer = Trainer(p, ds, data[: ds.train.batch_size], "cpu", source.image_shape)
-    trainer.epoch(1)  # warm-up
-    trainer.data = data
+    trainer = warmed_trainer(p, ds, data, "cpu", source.image_shape)
     with profile(activities=[ProfilerActivity.CPU]) as prof:
         trainer.epoch(1)
     totals: dict[str, float] = defaultdict(float)
-    ops: dict[str, list[str]] = defaultdict(list)
-    for event in prof.key_averages():
-        if event.key.startswith("aten::") and event.self_cpu_time_total > 0:
-            label = group(event.key)
+    ops: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    for event in prof.events():
+        if event.name.startswith("aten::") and event.self_cpu_time_total > 0:
+            label, op = group(event)
             totals[label] += event.self_cpu_time_total
-            ops[label].append(event.key.removeprefix("aten::"))
+            ops[label][op] += event.self_cpu_time_total
     total = sum(totals.values())
     print(f"{args.net}, {args.precision}: {total / 1e3 / args.steps:.1f} ms per step (profiled)")
     for label, us in sorted(totals.items(), key=lambda kv: -kv[1]):
-        top = ", ".join(ops[label][:4])
+        top = ", ".join(sorted(ops[label], key=ops[label].get, reverse=True)[:4])
         print(f"  {100 * us / total:5.1f} %  {label} ({top})")
 
 
