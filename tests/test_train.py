@@ -12,6 +12,7 @@ from pipeline.errors import PipelineError
 from pipeline.train import (
     Momentum,
     Trainer,
+    check_precision,
     discriminator_loss,
     generator_loss,
     learning_rate_at,
@@ -122,6 +123,15 @@ def test_a_diverged_run_stops_with_a_clear_error(tiny):
         trainer.epoch(1)
 
 
+def _cpu_has_bf16() -> bool:
+    try:
+        check_precision("bf16", torch.device("cpu"))
+    except PipelineError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not _cpu_has_bf16(), reason="this CPU has no bfloat16 kernels")
 def test_bf16_runs_the_same_update_in_a_coarser_arithmetic(tiny, data):
     """precision: bf16 autocasts the products, not the algorithm: the weights stay float32 and
     one epoch moves them by what the fp32 epoch does, to bfloat16 accuracy."""
