@@ -18,17 +18,23 @@ DATASET = typer.Argument(..., help="a dataset section of params.yaml, e.g. mnist
 PARAMS = typer.Option(Path("params.yaml"), "--params", help="the params file")
 
 
-def _stage(module: str, params: Path, dataset: str | None = None) -> None:
-    """Load params once, run `pipeline.<module>.run`; bad input -> one line on stderr, exit 2."""
+def _stage(module: str, params: Path, dataset: str | None = None, **options) -> None:
+    """Load params once, run `pipeline.<module>.run`. Bad input, or a file that cannot be
+    written (read-only directory, full disk), is one line on stderr and exit 2; an interrupted
+    run exits 130."""
     try:
         p = P.load(params)
         stage = importlib.import_module(f"pipeline.{module}")
         if dataset is None:
-            stage.run(p)
+            stage.run(p, **options)
         else:
-            stage.run(p, p.dataset(dataset))
+            stage.run(p, p.dataset(dataset), **options)
     except PipelineError as err:
         typer.echo(f"error: {err}", err=True)
+        sys.exit(err.exit_code)
+    except OSError as err:  # what the OS refused, e.g. EACCES, EROFS, ENOSPC
+        where = f"{err.filename}: " if err.filename else ""
+        typer.echo(f"error: {where}{err.strerror or err}", err=True)
         sys.exit(2)
 
 
@@ -45,9 +51,16 @@ def preprocess(dataset: str = DATASET, params: Path = PARAMS) -> None:
 
 
 @app.command()
-def train(dataset: str = DATASET, params: Path = PARAMS) -> None:
-    """Train G and D with Algorithm 1 (k, update, generator_loss from params.yaml)."""
-    _stage("train", params, dataset)
+def train(
+    dataset: str = DATASET,
+    params: Path = PARAMS,
+    fresh: bool = typer.Option(
+        False, "--fresh", help="ignore checkpoints/<dataset>/ and start over"
+    ),
+) -> None:
+    """Train G and D with Algorithm 1 (k, update, generator_loss from params.yaml); resumes from
+    checkpoints/<dataset>/ when params, data and code match."""
+    _stage("train", params, dataset, fresh=fresh)
 
 
 @app.command()

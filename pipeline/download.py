@@ -1,99 +1,95 @@
 """Stage `download`: fetch a dataset's official files, verified by md5, into data/raw/<dataset>.
 
 Mirror directories (``GAN_DATA_MIRROR``, separated by ``os.pathsep``) are tried before the URLs,
-for every option of the source (pipeline/sources.py) in order. A licensed file with no URL (TFD)
-that no mirror holds is an error saying where to put it.
+for every option of the source (pipeline/sources.py) in order. A copy whose md5 is wrong is
+reported and the next copy (next mirror, then the URLs) is tried; the stage fails only when no
+copy verifies, listing each one tried. A licensed file with no URL (TFD) that no mirror holds is
+an error saying where to put it.
 All files land in a temporary directory first; data/raw/<dataset> is replaced only when every
 file is present and verified, so a missing file or a bad checksum leaves nothing behind.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
+import sys
 import tempfile
 import urllib.request
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from pipeline.errors import PipelineError
 from pipeline.params import DatasetParams, Params
-from pipeline.paths import Paths
+from pipeline.paths import Paths, md5sum
 from pipeline.sources import SOURCES, Option, RemoteFile, Source
 
 MIRROR_ENV = "GAN_DATA_MIRROR"
 PROVENANCE = "provenance.json"  # which option was fetched; its note labels the results
 
 
-def md5sum(path: Path) -> str:
-    digest = hashlib.md5()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def mirrors() -> list[Path]:
     return [Path(p) for p in os.environ.get(MIRROR_ENV, "").split(os.pathsep) if p]
 
 
-def _from_mirror(file: RemoteFile, dest: Path) -> str | None:
-    for mirror in mirrors():
-        candidate = mirror / file.folder / file.name
-        if candidate.is_file():
-            shutil.copyfile(candidate, dest)
-            return str(candidate)
-    return None
+def _download(url: str, dest: Path) -> None:
+    with urllib.request.urlopen(url, timeout=60) as response, open(dest, "wb") as out:
+        shutil.copyfileobj(response, out)
 
 
-def _from_urls(file: RemoteFile, dest: Path) -> str | None:
-    for url in file.urls:
+def _copies(file: RemoteFile, where: str) -> list[tuple[str, Callable[[Path], object]]]:
+    """(origin, copy-to-a-path) for each copy of `file` in the mirrors, or at its URLs."""
+    if where == "mirrors":
+        found = [m / file.folder / file.name for m in mirrors()]
+        return [(str(p), partial(shutil.copyfile, p)) for p in found if p.is_file()]
+    return [(url, partial(_download, url)) for url in file.urls]
+
+
+def _fetch_file(file: RemoteFile, dest: Path, where: str, tried: list[str]) -> str | None:
+    """Put the first copy of `file` (from `where`) whose md5 verifies at `dest`; return its md5.
+    A copy that fails or does not verify is reported, recorded in `tried`, and the next one is
+    tried. None if no copy verifies."""
+    for origin, copy in _copies(file, where):
         try:
-            with urllib.request.urlopen(url, timeout=60) as response, open(dest, "wb") as out:
-                shutil.copyfileobj(response, out)
-            return url
-        except OSError:
+            copy(dest)
+        except OSError as err:
+            tried.append(f"{origin} ({err})")
             continue
+        got = md5sum(dest)
+        if file.md5 is None or got == file.md5:
+            return got
+        tried.append(f"{origin} (md5 {got}, expected {file.md5})")
+        print(f"warning: {tried[-1]}; trying the next copy", file=sys.stderr, flush=True)
     return None
-
-
-def _verify(file: RemoteFile, path: Path, origin: str) -> str:
-    """The file's md5, after checking it against the expected one (when there is one)."""
-    got = md5sum(path)
-    if file.md5 is not None and got != file.md5:
-        raise PipelineError(
-            f"checksum mismatch for {file.folder}/{file.name} from {origin}: "
-            f"md5 {got}, expected {file.md5}"
-        )
-    return got
 
 
 def fetch(source: Source, staging: Path) -> tuple[Option, dict[str, str]]:
-    """Put one complete option of `source` into `staging`: the first option whose files are all
-    in a mirror, else the first one whose files all download. Every file's md5 is checked; returns
+    """Put one complete option of `source` into `staging`: the first option whose files all have
+    a verified copy in a mirror, else the first one whose files all download and verify. Returns
     the option and the md5 of each of its files."""
-    missing = {}  # option -> the first of its files that no mirror (or URL) had
-    for getter in (_from_mirror, _from_urls):
+    missing = {}  # option -> the first of its files with no verified copy
+    tried: list[str] = []  # every copy that failed, and why
+    for where in ("mirrors", "urls"):
         for i, option in enumerate(source.options):
             md5s = {}
             for file in option.files:
-                origin = getter(file, staging / file.name)
-                if origin is None:
+                got = _fetch_file(file, staging / file.name, where, tried)
+                if got is None:
                     missing.setdefault(i, f"{file.folder}/{file.name}")
-                    for partial in staging.iterdir():
-                        partial.unlink()
+                    for partial_file in staging.iterdir():
+                        partial_file.unlink()
                     break
-                md5s[file.name] = _verify(file, staging / file.name, origin)
+                md5s[file.name] = got
             else:
                 return option, md5s
     where = ", ".join(str(m) for m in mirrors()) or f"none (${MIRROR_ENV} is not set)"
-    urls = [u for option in source.options for f in option.files for u in f.urls]
-    tried = f"mirrors: {where}; URLs: {', '.join(urls) or 'none'}"
     reason = source.missing or f"Set {MIRROR_ENV} to a directory holding it, or get online."
     raise PipelineError(
-        f"could not fetch {source.name}: found no copy of {' or '.join(missing.values())}; "
-        f"tried {tried}. {reason}"
+        f"could not fetch {source.name}: found no verified copy of "
+        f"{' or '.join(missing.values())}; copies tried: {'; '.join(tried) or 'none'} "
+        f"(mirrors: {where}). {reason}"
     )
 
 

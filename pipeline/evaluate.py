@@ -26,6 +26,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from pipeline.errors import PipelineError
 from pipeline.params import DatasetParams, Params, ParzenSpec
 from pipeline.parzen import log_likelihood, mean_and_se, select_sigma, sigmas
 from pipeline.paths import Paths, write_text
@@ -67,10 +68,20 @@ def evaluate_fold(samples: Tensor, memorised: Tensor, valid: Tensor, test: Tenso
     return fold, finer, reference, curve
 
 
+def load_samples(path, dataset: str) -> np.ndarray:
+    rerun = f"rerun `dvc repro sample@{dataset}`"
+    if not path.is_file():
+        raise PipelineError(f"{path}: missing; {rerun}")
+    try:
+        return np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as err:
+        raise PipelineError(f"{path}: unreadable, truncated or corrupt ({err}); {rerun}") from None
+
+
 def run(params: Params, ds: DatasetParams) -> None:
     paths = Paths(ds.name)
     data = load(ds.name)
-    samples = torch.from_numpy(np.load(paths.samples))
+    samples = torch.from_numpy(load_samples(paths.samples, ds.name))
     memorised = torch.from_numpy(data["train"][: len(samples)])
     results = [
         evaluate_fold(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -38,6 +40,10 @@ class Paths:
     @property
     def train_log(self) -> Path:  # dvclive directory: metrics.json + plots/metrics/*.tsv
         return self.metrics / "train"
+
+    @property
+    def checkpoints(self) -> Path:  # train's resume state; kept across runs, never a DVC out
+        return self.root / "checkpoints" / self.dataset
 
     @property
     def parzen(self) -> Path:
@@ -77,3 +83,35 @@ def atomic_path(path: Path) -> Iterator[Path]:
 def write_text(path: Path, text: str) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text(text)
+
+
+@contextmanager
+def atomic_dir(dest: Path) -> Iterator[Path]:
+    """Yield an empty directory beside `dest`; put it in the place of `dest` only if the block
+    succeeds (two renames: `dest` is never half-written; a kill between them leaves the old copy
+    beside it as .<name>.old)."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    staged = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}."))
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(staged, 0o777 & ~umask)
+    try:
+        yield staged
+        old = dest.with_name(f".{dest.name}.old")
+        if old.exists():
+            shutil.rmtree(old)
+        if dest.exists():
+            dest.rename(old)
+        staged.rename(dest)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        if staged.exists():
+            shutil.rmtree(staged)
+
+
+def md5sum(path: Path) -> str:
+    digest = hashlib.md5()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

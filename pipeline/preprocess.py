@@ -14,6 +14,7 @@ differ from the paper's, "" when they don't), ``image_shape`` ((H, W) or (C, H, 
 from __future__ import annotations
 
 import json
+import zipfile
 
 import numpy as np
 
@@ -66,7 +67,10 @@ def run(params: Params, ds: DatasetParams) -> None:
         raise PipelineError(f"{paths.raw}: missing; run `python -m pipeline download {ds.name}`")
     provenance = paths.raw / PROVENANCE
     note = json.loads(provenance.read_text())["note"] if provenance.is_file() else ""
-    data = SOURCES[ds.source].read(paths.raw)
+    try:
+        data = SOURCES[ds.source].read(paths.raw)
+    except PipelineError as err:
+        raise PipelineError(f"{err}; rerun `dvc repro -f download@{ds.name}`") from None
     if isinstance(data, Folds):
         arrays = _fold_splits(ds, data)
     else:
@@ -78,10 +82,14 @@ def run(params: Params, ds: DatasetParams) -> None:
 
 def load(dataset: str) -> dict[str, np.ndarray]:
     path = Paths(dataset).processed
+    rerun = f"rerun `dvc repro -f preprocess@{dataset}`"
     if not path.is_file():
-        raise PipelineError(f"{path}: missing; run `python -m pipeline preprocess {dataset}`")
-    with np.load(path) as data:
-        return {key: data[key] for key in data.files}
+        raise PipelineError(f"{path}: missing; {rerun}")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {key: data[key] for key in data.files}
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as err:
+        raise PipelineError(f"{path}: unreadable, truncated or corrupt ({err}); {rerun}") from None
 
 
 def image_shape(data: dict[str, np.ndarray]) -> tuple[int, ...]:

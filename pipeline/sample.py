@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from pipeline.errors import PipelineError
+from pipeline import checkpoints
 from pipeline.models import Generator, sample_noise
 from pipeline.params import DatasetParams, Params
 from pipeline.paths import Paths, atomic_path
@@ -26,10 +26,8 @@ ROWS, COLS = 4, 5  # Figure 2: 4 x 5 samples + 1 neighbour column
 INTERPOLATIONS, STEPS = 6, 10  # Figure 3
 
 
-def load_generator(path, spec, image_shape: tuple[int, ...]) -> Generator:
-    if not path.is_file():
-        raise PipelineError(f"{path}: missing; run `python -m pipeline train` first")
-    checkpoint = torch.load(path, map_location="cpu", weights_only=False)
+def load_generator(path, spec, image_shape: tuple[int, ...], dataset: str) -> Generator:
+    checkpoint = checkpoints.load(path, f"rerun `dvc repro train@{dataset}`")
     G = Generator(spec, image_shape)
     G.load_state_dict(checkpoint["state_dict"])
     return G.eval()
@@ -80,7 +78,7 @@ def run(params: Params, ds: DatasetParams) -> None:
     display = SOURCES[ds.source].display
     data = load(ds.name)
     train, shape = data["train"], image_shape(data)
-    G = load_generator(paths.models / "generator_best.pt", ds.model, shape)
+    G = load_generator(paths.models / "generator_best.pt", ds.model, shape, ds.name)
     rng = torch.Generator().manual_seed(params.seed)
     samples = G(sample_noise(ds.model, ds.parzen.samples, rng, "cpu")).numpy()
     with atomic_path(paths.samples) as tmp, open(tmp, "wb") as f:

@@ -23,6 +23,7 @@ import gzip
 import io
 import pickle
 import tarfile
+import zlib
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.errors import PipelineError
+from pipeline.paths import md5sum
 
 
 @dataclass(frozen=True)
@@ -81,8 +83,11 @@ class Source:
 
 def _read_idx_images(path: Path) -> np.ndarray:
     """IDX3 (LeCun's MNIST format): big-endian magic 2051, count, rows, cols, then uint8 pixels."""
-    with gzip.open(path, "rb") as f:
-        data = f.read()
+    try:
+        with gzip.open(path, "rb") as f:
+            data = f.read()
+    except (OSError, EOFError, zlib.error) as err:  # BadGzipFile is an OSError
+        raise PipelineError(f"{path}: not a readable gzip archive ({err})") from None
     magic, count, rows, cols = np.frombuffer(data[:16], dtype=">u4")
     if magic != 2051 or len(data) != 16 + count * rows * cols:
         raise PipelineError(f"{path}: not an IDX3 image file (magic {magic}, {len(data)} bytes)")
@@ -139,13 +144,21 @@ def _open_tar(path: Path) -> tarfile.TarFile:
 
 
 def _read_cifar_python(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """The official pickled batches: data_batch_1..5 (50,000 rows), test_batch (10,000)."""
+    """The official pickled batches: data_batch_1..5 (50,000 rows), test_batch (10,000), read
+    member by member from the archive (nothing extracted to disk). Pickles can run code, so they
+    are unpickled only from an archive whose md5 is the official one, checked here again at read
+    time (data/raw may come from a cache or remote rather than the download stage)."""
+    got = md5sum(path)
+    if got != CIFAR_PYTHON.md5:
+        raise PipelineError(
+            f"{path}: md5 {got}, expected the official {CIFAR_PYTHON.md5}; its pickles were not "
+            "opened"
+        )
     batches: dict[str, np.ndarray] = {}
     with _open_tar(path) as tar:
         for member in tar:
             stem = Path(member.name).name
             if stem.startswith(("data_batch_", "test_batch")):
-                # the md5 of the archive was verified by the download stage
                 batch = pickle.load(tar.extractfile(member), encoding="bytes")  # noqa: S301
                 batches[stem] = np.asarray(batch[b"data"], dtype=np.uint8)
     names = [f"data_batch_{i}" for i in range(1, 6)]

@@ -24,22 +24,42 @@ An epoch is one pass of the discriminator over the training set (N / batch D ste
 G steps). Every ``eval_every`` epochs the validation Parzen score (sigma cross-validated on the
 validation slice) is logged, and the generator with the best one is kept: model selection never
 sees the test set.
+
+Runs survive (README, Reliability): at the end of every epoch the whole state (G, D, both
+optimisers' velocities and step counts, every RNG state, the best-so-far record, the logged
+history) goes atomically into checkpoints/<dataset>/, which DVC neither tracks nor deletes. A
+rerun with the same params, data and training code resumes there and ends bit-identical to an
+uninterrupted run; anything else starts fresh and says why. The stage's outputs (models/,
+metrics/.../train/) are replaced only when training finishes, so a failed or interrupted run
+leaves the previous ones as they were. Ctrl-C (or SIGTERM, or DVC dying under it) stops at the
+end of the current step, with the last epoch's checkpoint to resume from.
 """
 
 from __future__ import annotations
 
+import ctypes
+import fcntl
+import json
 import math
+import os
+import shutil
+import signal
+import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
+from tqdm import tqdm
 
-from pipeline import parzen
-from pipeline.errors import PipelineError
+from pipeline import checkpoints, parzen
+from pipeline.errors import Interrupted, PipelineError
 from pipeline.models import Discriminator, Generator, constrained_weights, sample_noise
 from pipeline.params import DatasetParams, Params, TrainSpec, as_dict
-from pipeline.paths import Paths, atomic_path
+from pipeline.paths import Paths, atomic_dir, md5sum
 from pipeline.preprocess import image_shape, load
 
 
@@ -84,6 +104,15 @@ class Momentum:
             norms = w.norm(dim=1, keepdim=True)
             w.mul_(norms.clamp(max=self.max_col_norm) / (1e-7 + norms))
         self.steps += 1
+
+    def state_dict(self) -> dict:
+        return {"velocity": self.velocity, "steps": self.steps}
+
+    def load_state_dict(self, state: dict) -> None:
+        with torch.no_grad():
+            for v, saved in zip(self.velocity, state["velocity"], strict=True):
+                v.copy_(saved)
+        self.steps = state["steps"]
 
 
 def discriminator_loss(real: Tensor, fake: Tensor) -> Tensor:
@@ -141,6 +170,7 @@ class Trainer:
         torch.manual_seed(params.seed)  # initialisation and dropout masks
         self.rng = torch.Generator(device=device).manual_seed(params.seed)  # batches and noise
         self.data = train.to(device)
+        self.stop: str | None = None  # set by a signal: stop at the end of the current step
         two_phase = ds.model.generator.extend is not None
         self.G = Generator(ds.model, image_shape, extended=not two_phase).to(device)
         self.G.init_output_bias(self.data.mean(0))
@@ -166,11 +196,40 @@ class Trainer:
         self.phase += 1
         self.start_phase()
 
+    def state_dict(self) -> dict:
+        """Everything the next epoch depends on: nets, optimisers, counters and RNG states."""
+        cuda = self.device.type == "cuda"
+        return {
+            "phase": self.phase,
+            "G": self.G.state_dict(),
+            "D": self.D.state_dict(),
+            "opt_g": self.opt_g.state_dict(),
+            "opt_d": self.opt_d.state_dict(),
+            "d_steps": self.d_steps,
+            "rng": self.rng.get_state(),
+            "torch_rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state(self.device) if cuda else None,
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        while self.phase < state["phase"]:  # the extended G (and its fresh D) of a later phase
+            self.extend_generator()
+        self.G.load_state_dict(state["G"])
+        self.D.load_state_dict(state["D"])
+        self.opt_g.load_state_dict(state["opt_g"])
+        self.opt_d.load_state_dict(state["opt_d"])
+        self.d_steps = state["d_steps"]
+        self.rng.set_state(state["rng"])
+        torch.set_rng_state(state["torch_rng"])
+        if state["cuda_rng"] is not None:
+            torch.cuda.set_rng_state(state["cuda_rng"], self.device)
+
     def noise(self, n: int) -> Tensor:
         return sample_noise(self.ds.model, n, self.rng, self.device)
 
-    def epoch(self, epoch: int) -> dict[str, float]:
-        """One pass of D over the training set; returns the epoch's mean losses and accuracies."""
+    def epoch(self, epoch: int, progress: bool = False) -> dict[str, float]:
+        """One pass of D over the training set; returns the epoch's mean losses and accuracies.
+        `progress`: a bar with elapsed time and ETA on a terminal (nothing otherwise)."""
         k, update, loss_kind = self.params.k, self.params.update, self.params.generator_loss
         precision = self.params.precision
         m = momentum_at(epoch, self.ds.train)
@@ -183,7 +242,15 @@ class Trainer:
         # on-device accumulators: no host sync inside the loop
         totals = torch.zeros(4, device=self.device)  # loss_d, acc_real, acc_fake, loss_g
         g_steps = 0
-        for i in range(n_batches):
+        bar = tqdm(range(n_batches), f"epoch {epoch}", leave=False, unit="step",
+                   disable=None if progress else True)  # fmt: skip
+        for i in bar:
+            if self.stop:
+                raise Interrupted(
+                    f"{self.ds.name}: stopped by {self.stop} in epoch {epoch} of phase "
+                    f"{self.phase + 1} (step {i} of {n_batches}); rerun to resume from the "
+                    "checkpoint of the last finished epoch"
+                )
             x = self.data[perm[i * B : (i + 1) * B]]
             with_g = self.d_steps % k == k - 1
             share = with_g and update == "simultaneous"
@@ -239,12 +306,86 @@ class Trainer:
         return self.G(sample_noise(self.ds.model, n, rng, self.device))
 
 
-def save_generator(G: nn.Module, path, meta: dict) -> None:
-    with atomic_path(path) as tmp:
-        torch.save({"state_dict": G.state_dict(), **meta}, tmp)
+TRAINING_CODE = ("train.py", "models.py", "parzen.py")  # train's code deps in dvc.yaml
+STATE = "state.pt"  # in checkpoints/<dataset>/, beside generator_best/pretrained.pt and live/
 
 
-def run(params: Params, ds: DatasetParams) -> None:
+def fingerprint(meta: dict, data: Path, device: torch.device) -> dict:
+    """What a checkpoint must share with a run to be resumed by it."""
+    here = Path(__file__).parent
+    return {
+        "params": json.loads(json.dumps(meta)),
+        "data": md5sum(data),
+        "training code": {name: md5sum(here / name) for name in TRAINING_CODE},
+        "device": device.type,
+    }
+
+
+def resumable(path: Path, identity: dict, fresh: bool, name: str) -> dict | None:
+    """The saved state at `path` if this run continues it, else None (and says why)."""
+    if not path.is_file():
+        return None
+    if fresh:
+        print(f"{name}: starting fresh (--fresh); discarding {path}", flush=True)
+        return None
+    saved = checkpoints.load(path, f"delete it, or run `python -m pipeline train {name} --fresh`")
+    changed = [key for key, value in identity.items() if saved["identity"].get(key) != value]
+    if changed:
+        print(f"{name}: starting fresh: the {' and '.join(changed)} differ from those of the "
+              f"checkpoint at epoch {saved['done']} ({path})", flush=True)  # fmt: skip
+        return None
+    return saved
+
+
+@contextmanager
+def exclusive(directory: Path, name: str) -> Iterator[None]:
+    """An exclusive lock on `directory` while training: a second `train <name>` (say, beside a
+    trainer left running by a killed `dvc repro`) stops instead of writing over it."""
+    directory.mkdir(parents=True, exist_ok=True)
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise PipelineError(
+                f"{directory}: another `train {name}` is running on it; wait for it or stop it"
+            ) from None
+        yield
+    finally:
+        os.close(fd)
+
+
+@contextmanager
+def stop_on_signals(trainer: Trainer) -> Iterator[None]:
+    """Ctrl-C and SIGTERM make the trainer stop at the end of its current step (a second one
+    stops it at once). Under DVC (Linux), the death of `dvc` sends SIGTERM as well, so no trainer
+    outlives the command that started it."""
+
+    def ask(signum, frame) -> None:
+        trainer.stop = signal.Signals(signum).name
+        signal.signal(signum, signal.SIG_DFL)
+
+    previous = {s: signal.signal(s, ask) for s in (signal.SIGINT, signal.SIGTERM)}
+    if os.environ.get("DVC_STAGE") and sys.platform == "linux":
+        parent = os.getppid()
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        if os.getppid() != parent:  # dvc died before the request
+            trainer.stop = "the death of dvc"
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+def log_epoch(live, stats: dict, last: bool) -> None:
+    for name, value in stats.items():
+        live.log_metric(name, value, plot=name not in ("epoch_seconds", "phase"))
+    if not last:
+        live.next_step()
+
+
+def run(params: Params, ds: DatasetParams, fresh: bool = False) -> None:
     from dvclive import Live
 
     paths = Paths(ds.name)
@@ -265,54 +406,85 @@ def run(params: Params, ds: DatasetParams) -> None:
         "schedule": schedule,
         "epochs": list(phases),
     }
-    best = {"valid_ll": -math.inf, "epoch": 0, "sigma": float("nan")}
-    paths.models.mkdir(parents=True, exist_ok=True)
-    start = time.perf_counter()
     total = sum(phases)
-    step = 0  # epochs over all phases
-    with Live(str(paths.train_log), dvcyaml=None, save_dvc_exp=False, report=None) as live:
-        live.step = 1  # dvclive's step is the epoch over all phases, counted from 1
-        for phase, epochs in enumerate(phases):
-            final = phase == len(phases) - 1
-            if phase > 0:
-                save_generator(trainer.G, paths.models / "generator_pretrained.pt", meta)
-                trainer.extend_generator()
-            for epoch in range(1, epochs + 1):  # momentum schedule restarts with each phase
-                step += 1
-                tick = time.perf_counter()
-                stats = {"phase": phase, **trainer.epoch(epoch)}
-                stats["epoch_seconds"] = time.perf_counter() - tick
-                if epoch % ds.train.eval_every == 0 or epoch == epochs:
-                    samples = trainer.samples(ds.parzen.samples, seed=params.seed + 1)
-                    chosen = parzen.select_sigma(valid, samples, ds.parzen)
-                    stats["valid_parzen"] = float(chosen.valid_ll.max())
-                    stats["valid_sigma"] = chosen.sigma
-                    if final and stats["valid_parzen"] > best["valid_ll"]:
-                        best = {"valid_ll": stats["valid_parzen"], "epoch": step,
-                                "sigma": chosen.sigma}  # fmt: skip
-                        save_generator(
-                            trainer.G, paths.models / "generator_best.pt", {**meta, **best}
-                        )
-                for name, value in stats.items():
-                    live.log_metric(name, value, plot=name not in ("epoch_seconds", "phase"))
-                print(
-                    f"{ds.name} epoch {step}/{total} "
-                    + " ".join(f"{k}={v:.4g}" for k, v in stats.items()),
-                    flush=True,
-                )
-                if step < total:
-                    live.next_step()
-        last = {"epoch": total, "valid_ll": stats["valid_parzen"]}
-        save_generator(trainer.G, paths.models / "generator_last.pt", {**meta, **last})
-        live.summary.update(
-            {
-                "best_epoch": best["epoch"],
-                "best_valid_parzen": best["valid_ll"],
-                "best_valid_sigma": best["sigma"],
-                "epochs": total,
-                "schedule": schedule,
-                "precision": params.precision,
-                "train_seconds": time.perf_counter() - start,
-                "device": str(device),
-            }
-        )
+    ckpt = paths.checkpoints
+    with exclusive(ckpt, ds.name), stop_on_signals(trainer):
+        identity = fingerprint(meta, paths.processed, device)
+        saved = resumable(ckpt / STATE, identity, fresh, ds.name)
+        done, seconds, history = 0, 0.0, []  # epochs finished, their wall time, their stats
+        best = {"valid_ll": -math.inf, "epoch": 0, "sigma": float("nan")}
+        if saved is None:
+            for old in ckpt.iterdir():
+                shutil.rmtree(old) if old.is_dir() else old.unlink()
+        else:
+            trainer.load_state_dict(saved["trainer"])
+            done, seconds = saved["done"], saved["seconds"]
+            history, best = saved["history"], saved["best"]
+            print(f"{ds.name}: resuming after epoch {done} of {total} ({ckpt / STATE})", flush=True)
+        with (
+            Live(str(ckpt / "live"), dvcyaml=None, save_dvc_exp=False, report=None) as live,
+            tqdm(total=total, initial=done, desc=ds.name, unit="epoch", disable=None) as bar,
+        ):
+            live.step = 1  # dvclive's step is the epoch over all phases, counted from 1
+            for step, stats in enumerate(history, 1):  # the log so far, as it was written
+                log_epoch(live, stats, last=step == total)
+            step = 0  # epochs over all phases
+            for phase, epochs in enumerate(phases):
+                final = phase == len(phases) - 1
+                for epoch in range(1, epochs + 1):  # momentum schedule restarts with each phase
+                    step += 1
+                    if step <= done:
+                        continue
+                    tick = time.perf_counter()
+                    if phase > 0 and epoch == 1:
+                        G = {"state_dict": trainer.G.state_dict(), **meta}
+                        checkpoints.save(G, ckpt / "generator_pretrained.pt")
+                        trainer.extend_generator()
+                    stats = {"phase": phase, **trainer.epoch(epoch, progress=True)}
+                    stats["epoch_seconds"] = time.perf_counter() - tick
+                    if epoch % ds.train.eval_every == 0 or epoch == epochs:
+                        samples = trainer.samples(ds.parzen.samples, seed=params.seed + 1)
+                        chosen = parzen.select_sigma(valid, samples, ds.parzen)
+                        stats["valid_parzen"] = float(chosen.valid_ll.max())
+                        stats["valid_sigma"] = chosen.sigma
+                        if final and stats["valid_parzen"] > best["valid_ll"]:
+                            best = {"valid_ll": stats["valid_parzen"], "epoch": step,
+                                    "sigma": chosen.sigma}  # fmt: skip
+                            G = {"state_dict": trainer.G.state_dict(), **meta, **best}
+                            checkpoints.save(G, ckpt / "generator_best.pt")
+                    history.append(stats)
+                    log_epoch(live, stats, last=step == total)
+                    seconds += time.perf_counter() - tick
+                    checkpoints.save(
+                        {"identity": identity, "done": step, "trainer": trainer.state_dict(),
+                         "best": best, "history": history, "seconds": seconds},
+                        ckpt / STATE,
+                    )  # fmt: skip
+                    bar.update()
+                    bar.write(
+                        f"{ds.name} epoch {step}/{total} "
+                        + " ".join(f"{k}={v:.4g}" for k, v in stats.items()),
+                        file=sys.stdout,
+                    )
+            live.summary.update(
+                {
+                    "best_epoch": best["epoch"],
+                    "best_valid_parzen": best["valid_ll"],
+                    "best_valid_sigma": best["sigma"],
+                    "epochs": total,
+                    "schedule": schedule,
+                    "precision": params.precision,
+                    "train_seconds": seconds,
+                    "device": str(device),
+                }
+            )
+        # training finished: replace the previous outputs, each directory in one move
+        with atomic_dir(paths.models) as models:
+            for name in ("generator_best.pt", "generator_pretrained.pt"):
+                if (ckpt / name).is_file():
+                    shutil.copyfile(ckpt / name, models / name)
+            last = {"epoch": total, "valid_ll": history[-1]["valid_parzen"]}
+            G = {"state_dict": trainer.G.state_dict(), **meta, **last}
+            checkpoints.save(G, models / "generator_last.pt")
+        with atomic_dir(paths.train_log) as log:
+            shutil.copytree(ckpt / "live", log, dirs_exist_ok=True)

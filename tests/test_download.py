@@ -43,8 +43,8 @@ def test_wrong_md5_is_an_error_that_leaves_nothing(workdir, mirror, tiny, monkey
     monkeypatch.setenv("GAN_DATA_MIRROR", str(bad))
     with pytest.raises(
         PipelineError,
-        match="checksum mismatch for mnist/t10k-labels-idx1-ubyte.gz"
-        r".*expected ec29112dd5afa0611ce80d1b7f02629c",
+        match="found no verified copy of mnist/t10k-labels-idx1-ubyte.gz; copies tried: "
+        r".*bad-mirror/mnist/t10k-labels-idx1-ubyte.gz \(md5 \w+, expected ec29112dd5afa06",
     ):
         download.run(tiny, tiny.dataset("mnist"))
     assert list((workdir / "data" / "raw").iterdir()) == []
@@ -56,7 +56,7 @@ def test_missing_file_names_what_was_tried(workdir, mirror, tiny, monkeypatch):
     monkeypatch.setenv("GAN_DATA_MIRROR", str(partial))
     with pytest.raises(
         PipelineError,
-        match="could not fetch mnist: found no copy of mnist/train-labels-idx1-ubyte.gz",
+        match="could not fetch mnist: found no verified copy of mnist/train-labels-idx1-ubyte.gz",
     ):
         download.run(tiny, tiny.dataset("mnist"))
     assert list((workdir / "data" / "raw").iterdir()) == []
@@ -78,7 +78,7 @@ def test_missing_tfd_says_it_is_licensed_and_where_to_put_it(
     with pytest.raises(PipelineError) as err:
         download.run(tiny_all, tiny_all.dataset("tfd"))
     message = str(err.value)
-    assert "found no copy of tfd/TFD_48x48.mat" in message
+    assert "found no verified copy of tfd/TFD_48x48.mat" in message
     assert "licensed" in message and "<mirror>/tfd/TFD_48x48.mat" in message
     assert not (workdir / "data/raw/tfd").exists()
 
@@ -92,3 +92,19 @@ def test_the_first_option_a_mirror_has_wins_and_its_note_is_recorded(
     provenance = json.loads((workdir / "data/raw/cifar10_fc/provenance.json").read_text())
     assert provenance["md5"] == {"cifar10-jpeg.tar.gz": "97a885386ac940ec95312e53cd0d3606"}
     assert "JPEG" in provenance["note"] and "lossy" in provenance["note"]
+
+
+def test_a_corrupt_copy_in_the_first_mirror_falls_back_to_the_next(
+    workdir, mirror, tiny, monkeypatch, capsys
+):
+    """A copy whose md5 is wrong is reported and the next mirror's copy is taken."""
+    bad = _copy_mirror(mirror, workdir / "bad-mirror")
+    with open(bad / "mnist" / "t10k-labels-idx1-ubyte.gz", "ab") as f:
+        f.write(b"corrupt")
+    monkeypatch.setenv("GAN_DATA_MIRROR", f"{bad}:{mirror}")
+    download.run(tiny, tiny.dataset("mnist"))
+    for f in SOURCES["mnist"].options[0].files:
+        assert download.md5sum(workdir / "data/raw/mnist" / f.name) == f.md5
+    warning = capsys.readouterr().err
+    assert f"warning: {bad}/mnist/t10k-labels-idx1-ubyte.gz (md5 " in warning
+    assert "expected ec29112dd5afa0611ce80d1b7f02629c); trying the next copy" in warning

@@ -245,7 +245,7 @@ def test_missing_tfd_fails_its_own_stage_with_the_reason(repo):
     result = sh("dvc", "repro", "--force", "--single-item", "download@tfd", cwd=root,
                 env={**env, "GAN_DATA_MIRROR": public}, check=False)  # fmt: skip
     assert result.returncode != 0
-    assert "found no copy of tfd/TFD_48x48.mat" in result.stderr + result.stdout
+    assert "found no verified copy of tfd/TFD_48x48.mat" in result.stderr + result.stdout
     assert "licensed" in result.stderr + result.stdout
     status = sh("dvc", "status", *(f"parzen@{n}" for n in ALL if n != "tfd"), cwd=root, env=env)
     assert "changed" not in status.stdout
