@@ -1,14 +1,18 @@
 """Typed, validated view of ``params.yaml``.
 
 Every stage loads the file once through :func:`load` and gets frozen dataclasses back. Any problem
-(missing key, wrong type, value out of range, unknown dataset) raises :class:`ParamsError` naming
-the key, the value and what was expected, before the stage writes anything.
+(missing, unknown or duplicated key, wrong type, value out of range, a sample count that cannot
+fit in memory, unknown dataset) raises :class:`ParamsError` naming the key, the value and what
+was expected, before the stage writes anything. Every dataset section is checked, listed in
+``datasets`` or not.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,8 +31,37 @@ ACTIVATIONS = ("relu", "sigmoid")
 OUTPUTS = ("sigmoid", "linear", "deconv")
 
 
+SEED_MAX = 2**32 - 1  # NumPy's and most tools' seed range
+
+
 class ParamsError(PipelineError):
     """A value in params.yaml is missing or invalid."""
+
+
+def memory_bytes() -> int:
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+class _DuplicateKey(yaml.YAMLError):
+    pass
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, except that a key given twice in one mapping is an error (PyYAML
+    silently keeps the last value)."""
+
+    def construct_mapping(self, node, deep=False):
+        if isinstance(node, yaml.MappingNode):
+            first: dict = {}
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=True)
+                line = key_node.start_mark.line + 1
+                if key in first:
+                    raise _DuplicateKey(
+                        f"line {line}: duplicate key '{key}' (first given at line {first[key]})"
+                    )
+                first[key] = line
+        return super().construct_mapping(node, deep)
 
 
 @dataclass(frozen=True)
@@ -193,6 +226,8 @@ class _Reader:
             where = prefix or "top level"
             raise ParamsError(f"{file}: {where} must be a mapping, got {data!r}")
         self.data, self.prefix, self.file = data, prefix, file
+        self.read: set[str] = set()  # keys looked at: every other key is unknown
+        self.children: list[_Reader] = []
 
     def key(self, name: str) -> str:
         return f"{self.prefix}.{name}" if self.prefix else name
@@ -200,13 +235,32 @@ class _Reader:
     def raw(self, name: str) -> Any:
         if name not in self.data:
             raise ParamsError(f"{self.file}: missing key '{self.key(name)}'")
+        self.read.add(name)
         return self.data[name]
+
+    def child(self, data: Any, prefix: str) -> _Reader:
+        reader = _Reader(data, prefix, self.file)
+        self.children.append(reader)
+        return reader
+
+    def check_unknown(self) -> None:
+        """An unknown key (a misspelling would otherwise be ignored) names itself, the nearest
+        known key when one is close, else all of them; then the same for every sub-mapping."""
+        for name in self.data:
+            if name in self.read:
+                continue
+            known = sorted(self.read)
+            close = difflib.get_close_matches(str(name), known, n=1)
+            hint = f"did you mean '{self.key(close[0])}'?" if close else f"expected one of {known}"
+            raise ParamsError(f"{self.file}: unknown key '{self.key(name)}' ({hint})")
+        for child in self.children:
+            child.check_unknown()
 
     def fail(self, name: str, value: Any, expected: str) -> ParamsError:
         return ParamsError(f"{self.file}: '{self.key(name)}' is {value!r}; expected {expected}")
 
     def sub(self, name: str) -> _Reader:
-        return _Reader(self.raw(name), self.key(name), self.file)
+        return self.child(self.raw(name), self.key(name))
 
     def is_null(self, name: str) -> bool:
         """The key is present and null (an optional feature switched off)."""
@@ -216,7 +270,7 @@ class _Reader:
         value = self.raw(name)
         if not isinstance(value, list):
             raise self.fail(name, value, "a list of mappings")
-        return [_Reader(v, f"{self.key(name)}[{i}]", self.file) for i, v in enumerate(value)]
+        return [self.child(v, f"{self.key(name)}[{i}]") for i, v in enumerate(value)]
 
     def choices(self, name: str, options: tuple[str, ...], length: int) -> tuple[str, ...]:
         value = self.raw(name)
@@ -228,10 +282,12 @@ class _Reader:
             raise self.fail(name, value, f"a list of {length} of {list(options)}")
         return tuple(value)
 
-    def integer(self, name: str, minimum: int = 1) -> int:
+    def integer(self, name: str, minimum: int = 1, maximum: int | None = None) -> int:
         value = self.raw(name)
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            raise self.fail(name, value, f"an integer >= {minimum}")
+        ok = not isinstance(value, bool) and isinstance(value, int) and value >= minimum
+        if not ok or (maximum is not None and value > maximum):
+            bounds = f"in [{minimum}, {maximum}]" if maximum is not None else f">= {minimum}"
+            raise self.fail(name, value, f"an integer {bounds}")
         return value
 
     def number(self, name: str, low: float = 0.0, high: float = math.inf, open_low=True) -> float:
@@ -303,6 +359,8 @@ def _generator(g: _Reader, noise_dim: int, image_shape: tuple[int, ...]) -> Gene
     if (output_irange is None) == (output_sparse is None):
         raise g.fail("output_sparse", output_sparse, "null when output_irange is set, else set")
     deconv = None
+    if output != "deconv" and not g.is_null("deconv"):
+        raise g.fail("deconv", g.raw("deconv"), f"null when output is {output!r}")
     if output == "deconv":
         c = g.sub("deconv")
         deconv = Deconv(c.integer("channels"), c.integer("size"), c.integer("kernel"),
@@ -405,6 +463,14 @@ def _dataset(name: str, r: _Reader) -> DatasetParams:
     )
     if isinstance(split, Split) and (parzen.valid or 0) > split.valid[1] - split.valid[0]:
         raise p.fail("valid", parzen.valid, "at most the number of validation rows")
+    # m samples (float32) and Parzen's float64 copy, and two batch x m float64 distance blocks,
+    # in at most half of this machine's memory: refused now, not after hours of training
+    per_sample = 12 * source.dim + 16 * parzen.batch
+    most = memory_bytes() // 2 // per_sample
+    if parzen.samples > most:
+        raise p.fail("samples", parzen.samples, f"at most {most:,} (with batch {parzen.batch}, "
+                     f"{source.dim}-d samples must fit in half of {memory_bytes() / 2**30:.0f} GiB"
+                     " of memory)")  # fmt: skip
     deviation = r.text_or_null("deviation")
     return DatasetParams(name, source.name, split, model, train, parzen, deviation)
 
@@ -414,26 +480,33 @@ def load(path: str | Path = "params.yaml", datasets: list[str] | None = None) ->
     overrides the file's list (benchmarks and tests read every section, TFD included)."""
     file = Path(path)
     try:
-        data = yaml.safe_load(file.read_text())
+        data = yaml.load(file.read_text(), Loader=_StrictLoader)  # noqa: S506 (a SafeLoader)
     except FileNotFoundError:
         raise ParamsError(f"{file}: no such params file") from None
+    except _DuplicateKey as err:
+        raise ParamsError(f"{file}: {err}") from None
     except yaml.YAMLError as err:
-        raise ParamsError(f"{file}: not valid YAML: {err}") from None
+        raise ParamsError(f"{file}: not valid YAML: {' '.join(str(err).split())}") from None
     r = _Reader(data, "", file)
-    names = r.raw("datasets") if datasets is None else list(datasets)
+    listed = r.raw("datasets")
+    names = listed if datasets is None else list(datasets)
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names) or not names:
         raise r.fail("datasets", names, "a non-empty list of dataset section names")
-    return Params(
+    # every dataset section is checked, listed in `datasets` or not
+    sections = dict.fromkeys([*names, *(n for n, v in data.items() if isinstance(v, dict))])
+    params = Params(
         k=r.integer("k"),
         update=r.choice("update", UPDATES),
         generator_loss=r.choice("generator_loss", GENERATOR_LOSSES),
-        seed=r.integer("seed", minimum=0),
+        seed=r.integer("seed", minimum=0, maximum=SEED_MAX),
         device=r.choice("device", DEVICES),
         schedule=r.choice("schedule", SCHEDULES),
         precision=r.choice("precision", PRECISIONS),
         datasets=tuple(names),
-        by_name={n: _dataset(n, r.sub(n)) for n in names},
+        by_name={n: _dataset(n, r.sub(n)) for n in sections},
     )
+    r.check_unknown()
+    return params
 
 
 def as_dict(obj: Any) -> Any:

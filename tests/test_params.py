@@ -39,6 +39,31 @@ def test_repo_params_load_and_match_the_paper():
         (lambda p: p.update(datasets=["mnist", "svhn"]), "missing key 'svhn'"),
         (lambda p: p["mnist"].update(deviation=3), "'mnist.deviation' is 3; expected null or"),
         (lambda p: p.update(precision="fp16"), "'precision' is 'fp16'; expected one of"),
+        (
+            lambda p: p.update(seed=2**70),
+            f"'seed' is {2**70}; expected an integer in [0, 4294967295]",
+        ),
+        (
+            lambda p: p["mnist"]["train"].update(lerning_rate=5),
+            "unknown key 'mnist.train.lerning_rate' (expected one of ['batch_size',",
+        ),
+        (lambda p: p.update(kk=3), "unknown key 'kk' (did you mean 'k'?)"),
+        (
+            lambda p: p["mnist"]["train"].update(lr_deacy=1),
+            "unknown key 'mnist.train.lr_deacy' (did you mean 'mnist.train.lr_decay'?)",
+        ),
+        (
+            lambda p: p["tfd"]["parzen"].update(sample=5),
+            "unknown key 'tfd.parzen.sample' (did you mean 'tfd.parzen.samples'?)",
+        ),
+        (
+            lambda p: p["mnist"]["model"]["generator"].update(deconv={"channels": 2}),
+            "'mnist.model.generator.deconv' is {'channels': 2}; expected null when output is",
+        ),
+        (
+            lambda p: p["mnist"]["parzen"].update(samples=10**12),
+            "'mnist.parzen.samples' is 1000000000000; expected at most",
+        ),
     ],
 )
 def test_bad_value_names_its_key(tmp_path, tiny_dict, edit, needle):
@@ -56,3 +81,24 @@ def test_unknown_dataset_names_the_known_ones(tiny):
 def test_missing_file_is_named(tmp_path):
     with pytest.raises(P.ParamsError, match="no such params file"):
         P.load(tmp_path / "nope.yaml")
+
+
+def test_a_key_given_twice_is_an_error_naming_both_lines(tmp_path):
+    """PyYAML would silently keep the last value; a duplicated key is a mistake to point at."""
+    path = tmp_path / "params.yaml"
+    path.write_text("k: 1\nseed: 2\nk: 3\n")
+    with pytest.raises(
+        P.ParamsError, match="line 3: duplicate key 'k' \\(first given at line 1\\)"
+    ):
+        P.load(path)
+
+
+def test_sample_counts_are_bounded_by_this_machines_memory(tmp_path, tiny_dict, monkeypatch):
+    """10,000 samples fit in 1 GiB; the bound follows the machine's memory."""
+    monkeypatch.setattr(P, "memory_bytes", lambda: 2**30)
+    tiny_dict["mnist"]["parzen"].update(samples=10_000, batch=100)
+    P.load(write(tmp_path, tiny_dict))
+    tiny_dict["mnist"]["parzen"]["samples"] = 100_000
+    most = 2**30 // 2 // (12 * 784 + 16 * 100)
+    with pytest.raises(P.ParamsError, match=f"expected at most {most:,} "):
+        P.load(write(tmp_path, tiny_dict))
