@@ -12,7 +12,7 @@ from __future__ import annotations
 from pipeline.errors import PipelineError
 from pipeline.params import Params
 from pipeline.paths import FIGURE2, Paths, atomic_path
-from pipeline.table import read_json, trained
+from pipeline.table import read_parzen, trained
 
 ORDER = ("mnist", "tfd", "lfw", "cifar10_fc", "cifar10_conv")
 TITLES = {
@@ -27,7 +27,7 @@ TITLES = {
 def caption(name: str, params: Params) -> str:
     """The schedule and epochs behind a panel, how its data differ from the paper's, and how its
     config departs from the release."""
-    score = read_json(Paths(name).parzen)
+    score = read_parzen(name)
     lines = [trained(params, name), score.get("note", ""), score.get("deviation", "")]
     return "\n".join(line for line in lines if line)
 

@@ -27,10 +27,28 @@ PUBLISHED = [  # model, MNIST, TFD (Table 1, Goodfellow et al., 2014)
 COLUMNS = {"mnist": "MNIST", "tfd": "TFD", "lfw": "LFW 48×48, TFD protocol"}
 
 
-def read_json(path) -> dict:
+TRAIN_KEYS = ("best_epoch", "device")  # what the captions read from train's metrics.json
+PARZEN_KEYS = ("test_ll", "test_se", "training_set", "n_samples", "n_folds")
+
+
+def read_json(path, stage: str, keys: tuple[str, ...]) -> dict:
+    """A stage's JSON output with the `keys` read from it; a missing, partial or stub file (a
+    run that failed) is one error naming the stage to rerun."""
+    rerun = f"rerun `dvc repro {stage}`"
     if not path.is_file():
-        raise PipelineError(f"{path}: missing; run the stages before `table`")
-    return json.loads(path.read_text())
+        raise PipelineError(f"{path}: missing; {rerun}")
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise PipelineError(f"{path}: not valid JSON ({err}), a partial write; {rerun}") from None
+    missing = [key for key in keys if not isinstance(data, dict) or key not in data]
+    if missing:
+        raise PipelineError(f"{path}: incomplete (no {', '.join(missing)}); {rerun}")
+    return data
+
+
+def read_parzen(name: str) -> dict:
+    return read_json(Paths(name).parzen, f"parzen@{name}", PARZEN_KEYS)
 
 
 def _cell(score: dict) -> str:
@@ -39,7 +57,7 @@ def _cell(score: dict) -> str:
 
 def trained(params: Params, name: str) -> str:
     """ "<schedule> schedule, epoch <best> of <total>" for a dataset's selected generator."""
-    train = read_json(Paths(name).train_log / "metrics.json")
+    train = read_json(Paths(name).train_log / "metrics.json", f"train@{name}", TRAIN_KEYS)
     schedule, epochs = params.epochs_on(name, train["device"])
     return f"{schedule} schedule, epoch {train['best_epoch']} of {sum(epochs)}"
 
@@ -64,8 +82,7 @@ def build(params: Params) -> pd.DataFrame:
     for name in params.datasets:
         if name not in COLUMNS:
             continue
-        paths = Paths(name)
-        score = read_json(paths.parzen)
+        score = read_parzen(name)
         column = COLUMNS[name]
         ours[column] = _cell(score)
         memorised[column] = _cell(score["training_set"])
