@@ -23,8 +23,11 @@ from pipeline.paths import atomic_path
 
 def save(obj: Any, path: Path) -> None:
     """Write `obj` to `path` atomically; the same content always gives the same bytes."""
-    with atomic_path(path) as tmp, open(tmp, "wb") as f:
-        torch.save(obj, f)
+    try:
+        with atomic_path(path) as tmp, open(tmp, "wb") as f:
+            torch.save(obj, f)
+    except RuntimeError as err:  # torch's writer hides the OSError (a full disk, say)
+        raise PipelineError(f"{path}: could not be written ({err}); is its disk full?") from None
 
 
 def load(path: Path, rerun: str) -> dict:
