@@ -466,6 +466,7 @@ def run(params: Params, ds: DatasetParams, fresh: bool = False) -> None:
                         + " ".join(f"{k}={v:.4g}" for k, v in stats.items()),
                         file=sys.stdout,
                     )
+                    sys.stdout.flush()  # a log file or pipe sees each epoch as it ends
             live.summary.update(
                 {
                     "best_epoch": best["epoch"],

@@ -1,0 +1,369 @@
+"""Faults a long run meets, on a small MNIST configuration through the real command line (real
+data from the mirror, real nets, 10 epochs of a few hundred milliseconds): every fault ends in
+one line and a known exit status, and the last good outputs stay byte for byte as they were; a
+run killed at any point and resumed ends exactly as an uninterrupted run."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from tests.conftest import ROOT, tiny_params_dict
+
+EPOCHS = 10
+OUTPUTS = ("data", "models", "metrics", "figures")  # what the stages write (not checkpoints/)
+TIMING = {"epoch_seconds", "train_seconds"}
+
+
+def fault_params() -> dict:
+    p = tiny_params_dict()
+    m = p["mnist"]
+    m["split"] = {"train": [0, 2000], "valid": [2000, 2200], "test": 200}
+    m["model"]["generator"]["hidden"] = [64, 64]
+    m["model"]["discriminator"]["units"] = [32, 32]
+    m["train"].update(epochs=[EPOCHS], cpu_epochs=[EPOCHS], eval_every=2)
+    return p
+
+
+@dataclass
+class Work:
+    root: Path
+    env: dict
+    reference: dict  # every output of one uninterrupted run of the stages
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "pipeline", *args], cwd=self.root,
+                              env=self.env, capture_output=True, text=True)  # fmt: skip
+
+    def start(self, *args: str) -> subprocess.Popen:
+        return subprocess.Popen([sys.executable, "-m", "pipeline", *args], cwd=self.root,
+                                env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True)  # fmt: skip
+
+    def write_params(self, name: str, edit=None, text: str | None = None) -> str:
+        params = fault_params()
+        if edit is not None:
+            edit(params)
+        path = self.root / name
+        path.write_text(text if text is not None else yaml.safe_dump(params, sort_keys=False))
+        return str(path)
+
+
+def snapshot(root: Path, tops: tuple[str, ...] = OUTPUTS) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(root)): p.read_bytes()
+        for top in tops
+        for p in sorted((root / top).rglob("*"))
+        if p.is_file()
+    }
+
+
+def same_run(a: dict[str, bytes], b: dict[str, bytes]) -> bool:
+    """Equal outputs but for the wall times recorded in train's metrics.json."""
+
+    def strip(files):
+        out = dict(files)
+        for name, data in files.items():
+            if name.endswith("train/metrics.json"):
+                out[name] = {k: v for k, v in json.loads(data).items() if k not in TIMING}
+        return out
+
+    return strip(a) == strip(b)
+
+
+@pytest.fixture(scope="module")
+def work(tmp_path_factory, mirror) -> Work:
+    root = tmp_path_factory.mktemp("faults")
+    env = {**os.environ, "GAN_DATA_MIRROR": str(mirror), "OMP_NUM_THREADS": "1"}
+    env.pop("PYTHONUNBUFFERED", None)  # the trainer must flush its epoch lines itself
+    w = Work(root, env, {})
+    w.write_params("params.yaml")
+    for stage in ("download", "preprocess", "train", "sample", "parzen"):
+        result = w.cli(stage, "mnist")
+        assert result.returncode == 0, result.stderr
+    for stage in ("table", "figures"):
+        assert w.cli(stage).returncode == 0
+    w.reference = snapshot(root)
+    return w
+
+
+def state(work: Work) -> dict:
+    return torch.load(work.root / "checkpoints/mnist/state.pt", weights_only=True)
+
+
+def run_until(work: Work, line: str, sig: int, *args: str) -> tuple[int, str]:
+    """Start `train mnist`, send `sig` once it prints `line`; its exit status and stderr."""
+    proc = work.start("train", "mnist", *args)
+    for out in proc.stdout:
+        if line in out:
+            proc.send_signal(sig)
+            break
+    _, stderr = proc.communicate(timeout=120)
+    return proc.returncode, stderr
+
+
+@pytest.mark.parametrize("after", [2, 7])
+def test_sigkill_mid_run_then_resume_ends_exactly_as_an_uninterrupted_run(work, after):
+    before = snapshot(work.root)
+    status, _ = run_until(work, f"mnist epoch {after}/{EPOCHS}", signal.SIGKILL, "--fresh")
+    assert status == -signal.SIGKILL
+    assert snapshot(work.root) == before  # the last good outputs, byte for byte
+    done = state(work)["done"]
+    assert after <= done < EPOCHS
+    result = work.cli("train", "mnist")
+    assert result.returncode == 0, result.stderr
+    assert f"mnist: resuming after epoch {done} of {EPOCHS}" in result.stdout
+    assert same_run(snapshot(work.root), work.reference)  # weights byte for byte, same metrics
+
+
+def test_ctrl_c_stops_at_the_end_of_a_step_and_the_run_resumes(work):
+    before = snapshot(work.root)
+    status, stderr = run_until(work, f"mnist epoch 3/{EPOCHS}", signal.SIGINT, "--fresh")
+    assert status == 130
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: mnist: stopped by SIGINT in epoch ")
+    assert "rerun to resume from the checkpoint of the last finished epoch" in lines[0]
+    assert snapshot(work.root) == before
+    assert work.cli("train", "mnist").returncode == 0
+    assert same_run(snapshot(work.root), work.reference)
+
+
+def test_a_finished_run_rerun_trains_nothing_and_rewrites_the_same_bytes(work):
+    """Stable bytes: same weights, same checkpoint files, so nothing downstream reruns."""
+    assert work.cli("train", "mnist").returncode == 0
+    before = snapshot(work.root)
+    result = work.cli("train", "mnist")
+    assert f"resuming after epoch {EPOCHS} of {EPOCHS}" in result.stdout
+    assert "epoch_seconds" not in result.stdout  # no epoch was trained
+    assert snapshot(work.root) == before
+
+
+def test_changed_params_start_fresh_and_say_so(work):
+    assert work.cli("train", "mnist").returncode == 0  # a finished checkpoint of params.yaml
+    other = work.write_params("seed3.yaml", lambda p: p.update(seed=3))
+    result = work.cli("train", "mnist", "--params", other)
+    assert result.returncode == 0
+    assert (
+        f"mnist: starting fresh: the params differ from those of the checkpoint at epoch {EPOCHS}"
+        in result.stdout
+    )
+    assert not same_run(snapshot(work.root), work.reference)
+    assert work.cli("train", "mnist").returncode == 0  # back to params.yaml's run, from scratch
+    assert same_run(snapshot(work.root), work.reference)
+
+
+def test_a_second_trainer_on_the_same_dataset_is_refused(work):
+    first = work.start("train", "mnist", "--fresh")
+    for out in first.stdout:
+        if "mnist epoch 1/" in out:
+            first.send_signal(signal.SIGSTOP)  # holds its lock while the second one starts
+            break
+    second = work.cli("train", "mnist")
+    first.send_signal(signal.SIGTERM)
+    first.send_signal(signal.SIGCONT)
+    first.communicate(timeout=120)
+    assert second.returncode == 2
+    assert second.stderr.strip() == (
+        "error: checkpoints/mnist: another `train mnist` is running on it; wait for it or stop it"
+    )
+    assert first.returncode == 130  # SIGTERM: stopped at the end of a step, resumable
+
+
+def test_a_diverged_run_leaves_the_previous_outputs(work):
+    before = snapshot(work.root)
+    bad = work.write_params("nan.yaml", lambda p: p["mnist"]["train"].update(lr=1.0e30))
+    result = work.cli("train", "mnist", "--params", bad)
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: mnist: training diverged in epoch 1 of phase 1")
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert snapshot(work.root) == before
+
+
+@pytest.mark.parametrize(
+    ("edit", "text", "message"),
+    [
+        (lambda p: p["mnist"]["train"].update(lerning_rate=5), None,
+         "unknown key 'mnist.train.lerning_rate' (expected one of ['batch_size', "),
+        (lambda p: p.update(kk=3), None, "unknown key 'kk' (did you mean 'k'?)"),
+        (None, "k: 1\nk: 2\n", "line 2: duplicate key 'k' (first given at line 1)"),
+        (lambda p: p.update(seed=2**70), None,
+         f"'seed' is {2**70}; expected an integer in [0, 4294967295]"),
+        (lambda p: p["mnist"]["parzen"].update(samples=10**12), None,
+         "'mnist.parzen.samples' is 1000000000000; expected at most "),
+    ],
+)  # fmt: skip
+def test_bad_params_are_one_line_and_change_nothing(work, edit, text, message):
+    before = snapshot(work.root, (*OUTPUTS, "checkpoints"))
+    bad = work.write_params("bad.yaml", edit, text)
+    result = work.cli("train", "mnist", "--params", bad)
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"error: {bad}: {message}")
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert snapshot(work.root, (*OUTPUTS, "checkpoints")) == before
+
+
+def damaged(path: Path, data: bytes):
+    """Context: `path` holds `data` inside the block, its own bytes again after it."""
+
+    class Damage:
+        def __enter__(self):
+            self.good = path.read_bytes()
+            path.write_bytes(data)
+
+        def __exit__(self, *exc):
+            path.write_bytes(self.good)
+
+    return Damage()
+
+
+@pytest.mark.parametrize(
+    ("stage", "file", "message"),
+    [
+        ("preprocess", "data/raw/mnist/t10k-images-idx3-ubyte.gz",
+         "not a readable gzip archive"),
+        ("train", "data/processed/mnist.npz", "unreadable, truncated or corrupt"),
+        ("sample", "models/mnist/generator_best.pt", "unreadable, truncated or corrupt"),
+        ("parzen", "data/samples/mnist.npy", "unreadable, truncated or corrupt"),
+        ("train", "checkpoints/mnist/state.pt", "unreadable, truncated or corrupt"),
+    ],
+)  # fmt: skip
+def test_a_truncated_or_corrupt_file_is_one_line_naming_it(work, stage, file, message):
+    assert work.cli("train", "mnist").returncode == 0  # the checkpoint exists
+    path = work.root / file
+    with damaged(path, path.read_bytes()[: path.stat().st_size // 2]):
+        before = snapshot(work.root)
+        result = work.cli(stage, "mnist")
+        assert snapshot(work.root) == before
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"error: {file}: {message}")
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+class RunsCode:
+    """Unpickling this would run a shell command; a weights_only load must refuse it."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_a_checkpoint_carrying_a_pickled_object_is_refused(work):
+    path, marker = work.root / "models/mnist/generator_best.pt", work.root / "pwned"
+    G = torch.load(path, weights_only=True)
+    G["payload"] = RunsCode(marker)
+    buffer = path.with_suffix(".evil")
+    torch.save(G, buffer)
+    with damaged(path, buffer.read_bytes()):
+        before = snapshot(work.root)
+        result = work.cli("sample", "mnist")
+        assert snapshot(work.root) == before
+    assert result.returncode == 2
+    assert result.stderr.startswith(
+        "error: models/mnist/generator_best.pt: refused: it holds pickled objects"
+    )
+    assert not marker.exists()
+
+
+def in_mount_namespace(work: Work, setup: str, stage: str, watched: str):
+    """Run `setup` (mounts) then `python -m pipeline <stage> mnist` in a private mount
+    namespace; returns the result and the sha256 of every file in `watched` seen from inside."""
+    unshare = ["unshare", "-m"] if os.geteuid() == 0 else ["unshare", "-rm"]
+    script = (f"set -e; {setup}; set +e; {sys.executable} -m pipeline {stage} mnist; rc=$?; "
+              f"find {watched} -type f | sort | xargs sha256sum; exit $rc")  # fmt: skip
+    result = subprocess.run([*unshare, "sh", "-c", script], cwd=work.root, env=work.env,
+                            capture_output=True, text=True)  # fmt: skip
+    assert "unshare" not in result.stderr, result.stderr  # the namespace itself worked
+    return result
+
+
+def sha256_listing(work: Work, watched: str) -> str:
+    return subprocess.run(f"find {watched} -type f | sort | xargs sha256sum", shell=True,
+                          cwd=work.root, capture_output=True, text=True).stdout  # fmt: skip
+
+
+def test_a_read_only_output_directory_is_one_line(work):
+    watched = "metrics/datasets/mnist"
+    before = sha256_listing(work, watched)
+    result = in_mount_namespace(
+        work,
+        f"mount --bind {watched} {watched}; mount -o remount,bind,ro {watched}",
+        "parzen",
+        watched,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip() == (f"error: {watched}/parzen_sigma.csv: Read-only file system")
+    assert result.stdout.strip() == before.strip()
+
+
+def test_a_full_disk_is_one_line_and_keeps_the_old_files(work):
+    """The outputs' directory on a small disk filled to the last byte."""
+    watched = "metrics/datasets/mnist"
+    before = sha256_listing(work, watched)
+    setup = (f"cp -a {watched} /tmp/.saved-$$; mount -t tmpfs -o size=256k tmpfs {watched}; "
+             f"cp -a /tmp/.saved-$$/. {watched}/; rm -r /tmp/.saved-$$; "
+             f"dd if=/dev/zero of={watched}/.filler bs=4k 2>/dev/null || true")  # fmt: skip
+    result = in_mount_namespace(work, setup, "parzen", f"{watched} ! -name .filler")
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"error: {watched}/parzen_sigma.csv: No space left on device"
+    assert result.stdout.strip() == before.strip()
+
+
+def test_a_killed_dvc_takes_its_trainer_with_it(work):
+    """`dvc repro` killed with SIGKILL: its trainer gets SIGTERM (Linux parent-death signal),
+    stops at the end of a step with a checkpoint, and the next `dvc repro` resumes it."""
+    env = {**work.env, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{work.env['PATH']}"}
+    (work.root / "dvc.yaml").write_text((ROOT / "dvc.yaml").read_text())
+    (work.root / "pipeline").symlink_to(ROOT / "pipeline")  # the code deps dvc.yaml names
+    subprocess.run(["dvc", "init", "--no-scm", "-q", "-f"], cwd=work.root, env=env, check=True)
+    subprocess.run(["dvc", "repro", "-q", "preprocess@mnist"], cwd=work.root, env=env,
+                   check=True)  # fmt: skip
+    subprocess.run(["rm", "-r", "checkpoints/mnist"], cwd=work.root, check=True)
+    dvc = subprocess.Popen(["dvc", "repro", "train@mnist"], cwd=work.root, env=env,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    for out in dvc.stdout:
+        if f"mnist epoch 2/{EPOCHS}" in out:
+            break
+    trainer = trainer_pid(dvc.pid)
+    dvc.kill()
+    dvc.wait()
+    deadline = time.monotonic() + 30
+    while alive(trainer) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not alive(trainer)
+    assert state(work)["done"] < EPOCHS
+    result = subprocess.run(["dvc", "repro", "train@mnist"], cwd=work.root, env=env,
+                            capture_output=True, text=True)  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "mnist: resuming after epoch " in result.stdout
+    assert same_run(snapshot(work.root), work.reference)
+
+
+def trainer_pid(parent: int) -> int:
+    """The `pipeline train` process under `parent` (DVC runs it through $SHELL -c)."""
+    for _ in range(3):
+        children = Path(f"/proc/{parent}/task/{parent}/children").read_text().split()
+        for child in map(int, children):
+            if b"pipeline\0train" in Path(f"/proc/{child}/cmdline").read_bytes():
+                return child
+        parent = int(children[0])
+    raise AssertionError("no trainer under dvc")
+
+
+def alive(pid: int) -> bool:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+    return "State:\tZ" not in status
