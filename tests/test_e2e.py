@@ -176,6 +176,7 @@ def test_same_seed_same_cpu_gives_identical_metrics(repo):
         for p in ("metrics/datasets/mnist/parzen.json", "metrics/table1.csv")
     }
     train_before = json.loads((root / "metrics/datasets/mnist/train/metrics.json").read_text())
+    shutil.rmtree(root / "checkpoints" / "mnist")  # retrain from scratch, not resume
     sh("dvc", "repro", "--force", "--single-item", "train@mnist", "sample@mnist", "parzen@mnist",
        "table", cwd=root, env=env)  # fmt: skip
     train_after = json.loads((root / "metrics/datasets/mnist/train/metrics.json").read_text())

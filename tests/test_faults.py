@@ -5,11 +5,16 @@ run killed at any point and resumed ends exactly as an uninterrupted run."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import pty
+import select
 import signal
+import struct
 import subprocess
 import sys
+import termios
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -330,6 +335,7 @@ def test_a_killed_dvc_takes_its_trainer_with_it(work):
     subprocess.run(["dvc", "repro", "-q", "preprocess@mnist"], cwd=work.root, env=env,
                    check=True)  # fmt: skip
     subprocess.run(["rm", "-r", "checkpoints/mnist"], cwd=work.root, check=True)
+    before = snapshot(work.root)
     dvc = subprocess.Popen(["dvc", "repro", "train@mnist"], cwd=work.root, env=env,
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
     for out in dvc.stdout:
@@ -343,6 +349,7 @@ def test_a_killed_dvc_takes_its_trainer_with_it(work):
         time.sleep(0.05)
     assert not alive(trainer)
     assert state(work)["done"] < EPOCHS
+    assert snapshot(work.root) == before  # persist outs: DVC did not delete them either
     result = subprocess.run(["dvc", "repro", "train@mnist"], cwd=work.root, env=env,
                             capture_output=True, text=True)  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
@@ -367,3 +374,27 @@ def alive(pid: int) -> bool:
     except FileNotFoundError:
         return False
     return "State:\tZ" not in status
+
+
+def test_progress_bars_show_on_a_terminal_only(work):
+    """Over epochs and inside each epoch, with elapsed time and ETA, when stderr is a terminal;
+    nothing when it is not (every other test here checks that stderr is empty or one line)."""
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+    proc = subprocess.Popen([sys.executable, "-m", "pipeline", "train", "mnist", "--fresh"],
+                            cwd=work.root, env=work.env, stdout=slave, stderr=slave)  # fmt: skip
+    os.close(slave)
+    screen = b""
+    while select.select([master], [], [], 60)[0]:
+        try:
+            chunk = os.read(master, 1 << 16)
+        except OSError:  # the trainer closed its end
+            break
+        if not chunk:
+            break
+        screen += chunk
+    assert proc.wait() == 0
+    text = screen.decode()
+    assert f"| 0/{EPOCHS} [00:00<?, ?epoch/s]" in text  # over epochs
+    assert "epoch 1:" in text and "step/s]" in text  # inside an epoch, with the rate
+    assert f"mnist epoch {EPOCHS}/{EPOCHS} " in text  # the per-epoch lines stay readable
