@@ -6,14 +6,17 @@ run killed at any point and resumed ends exactly as an uninterrupted run."""
 from __future__ import annotations
 
 import fcntl
+import io
 import json
 import os
+import pickle
 import pty
 import select
 import signal
 import struct
 import subprocess
 import sys
+import tarfile
 import termios
 import time
 from dataclasses import dataclass
@@ -23,6 +26,8 @@ import pytest
 import torch
 import yaml
 
+from pipeline.errors import PipelineError
+from pipeline.sources import CIFAR_PYTHON, SOURCES
 from tests.conftest import ROOT, tiny_params_dict
 
 EPOCHS = 10
@@ -398,3 +403,46 @@ def test_progress_bars_show_on_a_terminal_only(work):
     assert f"| 0/{EPOCHS} [00:00<?, ?epoch/s]" in text  # over epochs
     assert "epoch 1:" in text and "step/s]" in text  # inside an epoch, with the rate
     assert f"mnist epoch {EPOCHS}/{EPOCHS} " in text  # the per-epoch lines stay readable
+
+
+@pytest.mark.parametrize("stage", ["table", "figures"])
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b'{"step": 1}', "incomplete (no best_epoch, device)"),
+        (b'{"step": 1, "loss', "not valid JSON"),
+        (None, "missing"),
+    ],
+)
+def test_results_stages_given_a_stub_name_the_stage_to_rerun(work, stage, content, message):
+    """A failed train used to leave {"step": 1}; `table` and `figures` then raised KeyError."""
+    path = work.root / "metrics/datasets/mnist/train/metrics.json"
+    good = path.read_bytes()
+    try:
+        path.unlink()
+        if content is not None:
+            path.write_bytes(content)
+        before = snapshot(work.root)
+        result = work.cli(stage)
+        assert snapshot(work.root) == before
+    finally:
+        path.write_bytes(good)
+    assert result.returncode == 2
+    line = result.stderr.strip()
+    assert line.startswith(f"error: metrics/datasets/mnist/train/metrics.json: {message}")
+    assert line.endswith("rerun `dvc repro train@mnist`") and "\n" not in line
+
+
+def test_cifar_pickles_are_opened_only_from_the_official_archive(tmp_path):
+    """An archive named like the official one but with other bytes (a tampered cache or remote)
+    is refused before any member is unpickled."""
+    marker = tmp_path / "pwned"
+    payload = pickle.dumps(RunsCode(marker))
+    with tarfile.open(tmp_path / CIFAR_PYTHON.name, "w:gz") as tar:
+        info = tarfile.TarInfo("cifar-10-batches-py/data_batch_1")
+        info.size = len(payload)
+        tar.addfile(info, io.BytesIO(payload))
+    with pytest.raises(PipelineError, match=f"expected the official {CIFAR_PYTHON.md5}; its "
+                       "pickles were not opened"):  # fmt: skip
+        SOURCES["cifar10"].read(tmp_path)
+    assert not marker.exists()
