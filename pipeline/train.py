@@ -329,7 +329,8 @@ def resumable(path: Path, identity: dict, fresh: bool, name: str) -> dict | None
         print(f"{name}: starting fresh (--fresh); discarding {path}", flush=True)
         return None
     saved = checkpoints.load(path, f"delete it, or run `python -m pipeline train {name} --fresh`")
-    changed = [key for key, value in identity.items() if saved["identity"].get(key) != value]
+    theirs = saved.get("identity", {})
+    changed = [key for key, value in identity.items() if theirs.get(key) != value]
     if changed:
         print(f"{name}: starting fresh: the {' and '.join(changed)} differ from those of the "
               f"checkpoint at epoch {saved['done']} ({path})", flush=True)  # fmt: skip
