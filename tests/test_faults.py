@@ -222,13 +222,15 @@ def test_bad_params_are_one_line_and_change_nothing(work, edit, text, message):
     assert snapshot(work.root, (*OUTPUTS, "checkpoints")) == before
 
 
-def damaged(path: Path, data: bytes):
-    """Context: `path` holds `data` inside the block, its own bytes again after it."""
+def damaged(path: Path, data: bytes | None):
+    """Context: `path` holds `data` (None: is missing) inside the block, its own bytes after."""
 
     class Damage:
         def __enter__(self):
             self.good = path.read_bytes()
-            path.write_bytes(data)
+            path.unlink()
+            if data is not None:
+                path.write_bytes(data)
 
         def __exit__(self, *exc):
             path.write_bytes(self.good)
@@ -236,27 +238,42 @@ def damaged(path: Path, data: bytes):
     return Damage()
 
 
+HALF = "half"  # the file's first half: a truncated copy
+
+
 @pytest.mark.parametrize(
-    ("stage", "file", "message"),
+    ("stage", "file", "content", "message", "rerun"),
     [
-        ("preprocess", "data/raw/mnist/t10k-images-idx3-ubyte.gz",
-         "not a readable gzip archive"),
-        ("train", "data/processed/mnist.npz", "unreadable, truncated or corrupt"),
-        ("sample", "models/mnist/generator_best.pt", "unreadable, truncated or corrupt"),
-        ("parzen", "data/samples/mnist.npy", "unreadable, truncated or corrupt"),
-        ("train", "checkpoints/mnist/state.pt", "unreadable, truncated or corrupt"),
+        ("preprocess", "data/raw/mnist/t10k-images-idx3-ubyte.gz", HALF,
+         "not a readable gzip archive", "rerun `dvc repro -f download@mnist`"),
+        ("train", "data/processed/mnist.npz", HALF, "unreadable, truncated or corrupt",
+         "rerun `dvc repro -f preprocess@mnist`"),
+        ("train", "data/processed/mnist.npz", None, "missing",
+         "rerun `dvc repro -f preprocess@mnist`"),
+        ("train", "checkpoints/mnist/state.pt", HALF, "unreadable, truncated or corrupt",
+         "delete it, or run `python -m pipeline train mnist --fresh`"),
+        ("sample", "models/mnist/generator_best.pt", HALF, "unreadable, truncated or corrupt",
+         "rerun `dvc repro train@mnist`"),
+        ("sample", "models/mnist/generator_best.pt", None, "missing",
+         "rerun `dvc repro train@mnist`"),
+        ("parzen", "data/samples/mnist.npy", HALF, "unreadable, truncated or corrupt",
+         "rerun `dvc repro sample@mnist`"),
+        ("parzen", "data/samples/mnist.npy", None, "missing", "rerun `dvc repro sample@mnist`"),
     ],
 )  # fmt: skip
-def test_a_truncated_or_corrupt_file_is_one_line_naming_it(work, stage, file, message):
+def test_a_missing_truncated_or_corrupt_file_is_one_line_naming_it_and_its_stage(
+    work, stage, file, content, message, rerun
+):
     assert work.cli("train", "mnist").returncode == 0  # the checkpoint exists
     path = work.root / file
-    with damaged(path, path.read_bytes()[: path.stat().st_size // 2]):
+    with damaged(path, path.read_bytes()[: path.stat().st_size // 2] if content else None):
         before = snapshot(work.root)
         result = work.cli(stage, "mnist")
         assert snapshot(work.root) == before
     assert result.returncode == 2
-    assert result.stderr.startswith(f"error: {file}: {message}")
-    assert len(result.stderr.strip().splitlines()) == 1
+    line = result.stderr.strip()
+    assert line.startswith(f"error: {file}: {message}") and line.endswith(rerun)
+    assert "\n" not in line
 
 
 class RunsCode:
