@@ -28,7 +28,7 @@ COLUMNS = {"mnist": "MNIST", "tfd": "TFD", "lfw": "LFW 48×48, TFD protocol"}
 
 
 TRAIN_KEYS = ("best_epoch", "device")  # what the captions read from train's metrics.json
-PARZEN_KEYS = ("test_ll", "test_se", "training_set", "n_samples", "n_folds")
+PARZEN_KEYS = ("test_ll", "test_se", "training_set", "n_samples")  # n_folds: with folds only
 
 
 def read_json(path, stage: str, keys: tuple[str, ...]) -> dict:
