@@ -63,6 +63,13 @@ TABLE_CSV = Path("metrics") / "table1.csv"
 FIGURE2 = Path("figures") / "figure2.png"  # all panels of Figure 2 (stage `figures`)
 
 
+def _usual_mode(path: Path, mode: int) -> None:
+    """mkstemp/mkdtemp create 0600/0700; give what open/mkdir would under the umask."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, mode & ~umask)
+
+
 @contextmanager
 def atomic_path(path: Path) -> Iterator[Path]:
     """Yield a temporary path beside `path`; move it into place only if the block succeeds. An
@@ -72,9 +79,7 @@ def atomic_path(path: Path) -> Iterator[Path]:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
         os.close(fd)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the usual permissions
+        _usual_mode(Path(tmp), 0o666)
         yield Path(tmp)
         os.replace(tmp, path)
     except OSError as err:
@@ -96,9 +101,7 @@ def atomic_dir(dest: Path) -> Iterator[Path]:
     beside it as .<name>.old)."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     staged = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}."))
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(staged, 0o777 & ~umask)
+    _usual_mode(staged, 0o777)
     try:
         yield staged
         old = dest.with_name(f".{dest.name}.old")
