@@ -37,17 +37,18 @@ end of the current step, with the last epoch's checkpoint to resume from.
 
 from __future__ import annotations
 
-import ctypes
 import fcntl
 import json
 import math
 import os
+import select
 import shutil
 import signal
 import sys
+import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext, suppress
 from pathlib import Path
 
 import torch
@@ -356,24 +357,69 @@ def exclusive(directory: Path, name: str) -> Iterator[None]:
         os.close(fd)
 
 
+SHELLS = frozenset({"sh", "dash", "bash", "zsh", "fish", "ksh", "mksh"})
+
+
+def parent_of(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[1])
+
+
+def dvc_process() -> int:
+    """The process that runs this stage: the first ancestor that is not the shell DVC runs the
+    command through (bash replaces itself with the command; dash, /bin/sh when $SHELL is unset,
+    stays in between). 1 when that process has died already (we were handed to init)."""
+    pid = os.getppid()
+    while pid > 1 and Path(f"/proc/{pid}/comm").read_text().strip() in SHELLS:
+        pid = parent_of(pid)
+    return pid
+
+
+@contextmanager
+def on_exit_of(pid: int, act: Callable[[], None]) -> Iterator[None]:
+    """Call `act` (from a thread) when process `pid` exits, or at once when it has already."""
+    watched = None
+    if pid > 1:
+        with suppress(ProcessLookupError):
+            watched = os.pidfd_open(pid)
+    if watched is None:
+        act()
+        yield
+        return
+    wake, waker = os.pipe()
+
+    def wait() -> None:
+        if watched in select.select([watched, wake], [], [])[0]:
+            act()
+
+    thread = threading.Thread(target=wait, name=f"watch {pid}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        os.write(waker, b"\0")
+        thread.join()
+        for fd in (watched, wake, waker):
+            os.close(fd)
+
+
 @contextmanager
 def stop_on_signals(trainer: Trainer) -> Iterator[None]:
     """Ctrl-C and SIGTERM make the trainer stop at the end of its current step (a second one
-    stops it at once). Under DVC (Linux), the death of `dvc` sends SIGTERM as well, so no trainer
-    outlives the command that started it."""
+    stops it at once). Under DVC (Linux), the death of `dvc` does too, so no trainer outlives
+    the command that started it."""
 
     def ask(signum, frame) -> None:
         trainer.stop = signal.Signals(signum).name
         signal.signal(signum, signal.SIG_DFL)
 
+    def orphaned() -> None:
+        trainer.stop = "the death of dvc"
+
     previous = {s: signal.signal(s, ask) for s in (signal.SIGINT, signal.SIGTERM)}
-    if os.environ.get("DVC_STAGE") and sys.platform == "linux":
-        parent = os.getppid()
-        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-        if os.getppid() != parent:  # dvc died before the request
-            trainer.stop = "the death of dvc"
+    under_dvc = bool(os.environ.get("DVC_STAGE")) and sys.platform == "linux"
     try:
-        yield
+        with on_exit_of(dvc_process(), orphaned) if under_dvc else nullcontext():
+            yield
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
