@@ -40,10 +40,11 @@ import torch
 from bench.kernels import record_step, replay_rate, sync, warmed_trainer
 from bench.naive import NaiveGAN
 from pipeline import params as P
-from pipeline import parzen
+from pipeline import parzen_window as parzen
+from pipeline.artifacts import load_processed
+from pipeline.datasets import SOURCES
 from pipeline.errors import PipelineError
 from pipeline.paths import Paths
-from pipeline.sources import SOURCES
 from pipeline.train import check_precision
 
 NETS = ("mnist", "lfw", "cifar10_fc", "cifar10_conv")
@@ -53,10 +54,8 @@ def training_data(ds: P.DatasetParams, steps: int | None) -> tuple[torch.Tensor,
     """MNIST's real training set when built (all of it unless `steps`), else noise."""
     source = SOURCES[ds.source]
     rows = (ds.split.train[1] - ds.split.train[0]) if steps is None else steps * ds.train.batch_size
-    path = Paths(ds.name).processed
-    if ds.name == "mnist" and path.is_file():
-        with np.load(path) as data:
-            return torch.from_numpy(data["train"][:rows]), "real"
+    if ds.name == "mnist" and Paths(ds.name).processed.is_file():
+        return torch.from_numpy(load_processed(ds.name).train[:rows]), "real"
     gen = torch.Generator().manual_seed(0)
     return torch.rand(rows, source.dim, generator=gen), "noise"
 
@@ -113,10 +112,9 @@ def bench_net(
 def parzen_points(d: int) -> tuple[np.ndarray, np.ndarray]:
     """10,000 samples and 10,000 test points: MNIST's training and test rows for d = 784 when
     built, else uniform noise in [0, 1]^d."""
-    path = Paths("mnist").processed
-    if d == 784 and path.is_file():
-        with np.load(path) as data:
-            samples, test = data["train"][:10_000], data["test_0"][:10_000]
+    if d == 784 and Paths("mnist").processed.is_file():
+        data = load_processed("mnist")
+        samples, test = data.train[:10_000], data.test(0)[:10_000]
         return samples.astype(np.float64), test.astype(np.float64)
     rng = np.random.default_rng(0)
     return rng.random((10_000, d)), rng.random((10_000, d))

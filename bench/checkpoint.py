@@ -24,7 +24,7 @@ from bench.epochs import training_rows
 from bench.kernels import warmed_trainer
 from pipeline import checkpoints
 from pipeline import params as P
-from pipeline.sources import SOURCES
+from pipeline.datasets import SOURCES
 
 
 def main() -> None:

@@ -15,23 +15,21 @@ from __future__ import annotations
 import argparse
 import time
 
-import numpy as np
 import torch
 
 from bench.kernels import warmed_trainer
 from pipeline import params as P
+from pipeline.artifacts import load_processed
+from pipeline.datasets import SOURCES
 from pipeline.params import Split
 from pipeline.paths import Paths
-from pipeline.sources import SOURCES
 
 ALL = ("mnist", "tfd", "lfw", "cifar10_fc", "cifar10_conv")
 
 
 def training_rows(ds: P.DatasetParams) -> int | None:
-    path = Paths(ds.name).processed
-    if path.is_file():
-        with np.load(path) as data:
-            return len(data["train"])
+    if Paths(ds.name).processed.is_file():
+        return len(load_processed(ds.name).train)
     if isinstance(ds.split, Split):
         return ds.split.train[1] - ds.split.train[0]
     return None

@@ -17,7 +17,7 @@ from torch.profiler import ProfilerActivity, profile
 
 from bench.kernels import warmed_trainer
 from pipeline import params as P
-from pipeline.sources import SOURCES
+from pipeline.datasets import SOURCES
 
 GROUPS = [  # label, ATen operator names
     (

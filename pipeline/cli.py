@@ -1,34 +1,38 @@
-"""Command line: one Typer command per DVC stage. It parses arguments and calls the stage."""
+"""Command line: one Typer command per DVC stage, each named as its stage and its module
+(pipeline/<command>.py). It parses arguments and calls the stage's ``run``; stages are imported
+inside their command, so that ``--help`` does not load torch."""
 
 from __future__ import annotations
 
-import importlib
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import typer
 
 from pipeline import params as P
+from pipeline.datasets import SECTIONS
 from pipeline.errors import PipelineError
 
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, help=__doc__, pretty_exceptions_show_locals=False
 )
-DATASET = typer.Argument(..., help="a dataset section of params.yaml, e.g. mnist")
+DATASET = typer.Argument(
+    ..., help=f"a dataset section of params.yaml listed in its 'datasets': {', '.join(SECTIONS)}"
+)
 PARAMS = typer.Option(Path("params.yaml"), "--params", help="the params file")
 
 
-def _stage(module: str, params: Path, dataset: str | None = None, **options) -> None:
-    """Load params once, run `pipeline.<module>.run`. Bad input, or a file that cannot be
-    written (read-only directory, full disk), is one line on stderr and exit 2; an interrupted
-    run exits 130."""
+def _stage(run: Callable, params: Path | None, dataset: str | None = None, **options) -> None:
+    """Load params once (stages that read only other stages' results take none) and call the
+    stage's `run`. Bad input, or a file that cannot be written (read-only directory, full disk),
+    is one line on stderr and exit 2; an interrupted run exits 130."""
     try:
-        p = P.load(params)
-        stage = importlib.import_module(f"pipeline.{module}")
-        if dataset is None:
-            stage.run(p, **options)
+        if params is None:
+            run(**options)
         else:
-            stage.run(p, p.dataset(dataset), **options)
+            p = P.load(params)
+            run(p, p.dataset(dataset), **options)
     except PipelineError as err:
         typer.echo(f"error: {err}", err=True)
         sys.exit(err.exit_code)
@@ -41,13 +45,17 @@ def _stage(module: str, params: Path, dataset: str | None = None, **options) -> 
 @app.command()
 def download(dataset: str = DATASET, params: Path = PARAMS) -> None:
     """Fetch the official files (mirror directories in $GAN_DATA_MIRROR first), md5-checked."""
-    _stage("download", params, dataset)
+    from pipeline import download as stage
+
+    _stage(stage.run, params, dataset)
 
 
 @app.command()
 def preprocess(dataset: str = DATASET, params: Path = PARAMS) -> None:
     """Split into train / valid / test as in the paper and scale pixels."""
-    _stage("preprocess", params, dataset)
+    from pipeline import preprocess as stage
+
+    _stage(stage.run, params, dataset)
 
 
 @app.command()
@@ -60,31 +68,43 @@ def train(
 ) -> None:
     """Train G and D with Algorithm 1 (k, update, generator_loss from params.yaml); resumes from
     checkpoints/<dataset>/ when params, data and code match."""
-    _stage("train", params, dataset, fresh=fresh)
+    from pipeline import train as stage
+
+    _stage(stage.run, params, dataset, fresh=fresh)
 
 
 @app.command()
 def sample(dataset: str = DATASET, params: Path = PARAMS) -> None:
     """Draw samples from the selected generator; write Figures 2 and 3."""
-    _stage("sample", params, dataset)
+    from pipeline import sample as stage
+
+    _stage(stage.run, params, dataset)
 
 
 @app.command()
 def parzen(dataset: str = DATASET, params: Path = PARAMS) -> None:
     """Choose the Parzen sigma on the validation slice; score the test set."""
-    _stage("evaluate", params, dataset)
+    from pipeline import parzen as stage
+
+    _stage(stage.run, params, dataset)
 
 
 @app.command()
-def figures(params: Path = PARAMS) -> None:
-    """Put the datasets' panels of Figure 2 together (figures/figure2.png)."""
-    _stage("figures", params)
+def figures() -> None:
+    """Put the datasets' panels of Figure 2 together (figures/figure2.png), each captioned with
+    its run's record."""
+    from pipeline import figures as stage
+
+    _stage(stage.run, None)
 
 
 @app.command()
-def table(params: Path = PARAMS) -> None:
-    """Assemble Table 1 (Markdown and CSV under metrics/)."""
-    _stage("table", params)
+def table() -> None:
+    """Assemble Table 1 (Markdown and CSV under metrics/) from every dataset's scores and run
+    record."""
+    from pipeline import table as stage
+
+    _stage(stage.run, None)
 
 
 @app.command("offline-plots")

@@ -1,17 +1,16 @@
 """Stage `download`: fetch a dataset's official files, verified by md5, into data/raw/<dataset>.
 
 Mirror directories (``GAN_DATA_MIRROR``, separated by ``os.pathsep``) are tried before the URLs,
-for every option of the source (pipeline/sources.py) in order. A copy whose md5 is wrong is
-reported and the next copy (next mirror, then the URLs) is tried; the stage fails only when no
-copy verifies, listing each one tried. A licensed file with no URL (TFD) that no mirror holds is
-an error saying where to put it.
+for every option of the source (``OPTIONS`` in pipeline/datasets/<source>.py) in order. A copy
+whose md5 is wrong is reported and the next copy (next mirror, then the URLs) is tried; the stage
+fails only when no copy verifies, listing each one tried. A licensed file with no URL (TFD) that
+no mirror holds is an error saying where to put it.
 All files land in a temporary directory first; data/raw/<dataset> is replaced only when every
 file is present and verified, so a missing file or a bad checksum leaves nothing behind.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import sys
@@ -21,13 +20,14 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
+from pipeline.artifacts import write_provenance
+from pipeline.datasets.files import Option, RemoteFile
+from pipeline.datasets.sources import MODULES
 from pipeline.errors import PipelineError
 from pipeline.params import DatasetParams, Params
 from pipeline.paths import Paths, md5sum
-from pipeline.sources import SOURCES, Option, RemoteFile, Source
 
 MIRROR_ENV = "GAN_DATA_MIRROR"
-PROVENANCE = "provenance.json"  # which option was fetched; its note labels the results
 
 
 def mirrors() -> list[Path]:
@@ -65,14 +65,14 @@ def _fetch_file(file: RemoteFile, dest: Path, where: str, tried: list[str]) -> s
     return None
 
 
-def fetch(source: Source, staging: Path) -> tuple[Option, dict[str, str]]:
+def fetch(source: str, staging: Path) -> tuple[Option, dict[str, str]]:
     """Put one complete option of `source` into `staging`: the first option whose files all have
     a verified copy in a mirror, else the first one whose files all download and verify. Returns
     the option and the md5 of each of its files."""
     missing = {}  # option -> the first of its files with no verified copy
     tried: list[str] = []  # every copy that failed, and why
     for where in ("mirrors", "urls"):
-        for i, option in enumerate(source.options):
+        for i, option in enumerate(MODULES[source].OPTIONS):
             md5s = {}
             for file in option.files:
                 got = _fetch_file(file, staging / file.name, where, tried)
@@ -85,24 +85,22 @@ def fetch(source: Source, staging: Path) -> tuple[Option, dict[str, str]]:
             else:
                 return option, md5s
     where = ", ".join(str(m) for m in mirrors()) or f"none (${MIRROR_ENV} is not set)"
-    reason = source.missing or f"Set {MIRROR_ENV} to a directory holding it, or get online."
+    reason = MODULES[source].MISSING or f"Set {MIRROR_ENV} to a directory holding it, or go online."
     raise PipelineError(
-        f"could not fetch {source.name}: found no verified copy of "
+        f"could not fetch {source}: found no verified copy of "
         f"{' or '.join(missing.values())}; copies tried: {'; '.join(tried) or 'none'} "
         f"(mirrors: {where}). {reason}"
     )
 
 
 def run(params: Params, ds: DatasetParams) -> None:
-    source = SOURCES[ds.source]
     out = Paths(ds.name).raw
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{ds.name}.") as tmp:
         staging = Path(tmp) / "files"
         staging.mkdir()
-        option, md5s = fetch(source, staging)
-        provenance = {"source": source.name, "note": option.note, "md5": md5s}
-        (staging / PROVENANCE).write_text(json.dumps(provenance, indent=2) + "\n")
+        option, md5s = fetch(ds.source, staging)
+        write_provenance(staging, ds.source, option.note, md5s)
         if out.exists():
             shutil.rmtree(out)
         staging.rename(out)

@@ -16,16 +16,19 @@ activations. Dropout was applied in training the discriminator net"), and goodfe
   as a logit); dropout on every layer's input.
 - Init: weights U(-irange, irange) ("irange") or `sparse` N(0, 1) weights per unit
   ("sparse_init"); biases 0 unless set ("init_bias").
+- Checkpoints of G (what `train` hands `sample`): its state_dict beside the run's metadata.
 """
 
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from pipeline import checkpoints
 from pipeline.params import ConvSpec, ModelSpec
 
 ACTIVATIONS = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid}
@@ -215,3 +218,16 @@ def sample_noise(spec: ModelSpec, n: int, generator: torch.Generator, device) ->
         u = torch.rand(n, spec.noise_dim, generator=generator, device=device)
         return (2 * u - 1) * math.sqrt(3)
     return torch.randn(n, spec.noise_dim, generator=generator, device=device)
+
+
+def save_generator(G: Generator, meta: dict, path: Path) -> None:
+    """G's weights and `meta` (the run: params, epoch, validation score) in one checkpoint."""
+    checkpoints.save({"state_dict": G.state_dict(), **meta}, path)
+
+
+def load_generator(path: Path, spec: ModelSpec, image_shape: tuple[int, ...],
+                   rerun: str) -> Generator:  # fmt: skip
+    """The generator saved at `path`, in eval mode; `rerun` says what makes the file again."""
+    G = Generator(spec, image_shape)
+    G.load_state_dict(checkpoints.load(path, rerun)["state_dict"])
+    return G.eval()

@@ -19,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from pipeline.datasets import SOURCES
 from pipeline.errors import PipelineError
 
 UPDATES = ("simultaneous", "alternating")
@@ -27,7 +28,7 @@ DEVICES = ("auto", "cpu", "cuda")
 NOISES = ("uniform", "gaussian")
 SCHEDULES = ("auto", "paper", "cpu")
 PRECISIONS = ("fp32", "bf16")
-ACTIVATIONS = ("relu", "sigmoid")
+ACTIVATION_NAMES = ("relu", "sigmoid")
 OUTPUTS = ("sigmoid", "linear", "deconv")
 
 
@@ -92,7 +93,7 @@ class Extension:
 
 
 @dataclass(frozen=True)
-class Deconv:
+class DeconvSpec:
     """CIFAR-10 conv generator output: reshape to channels x size x size, transposed conv."""
 
     channels: int
@@ -110,7 +111,7 @@ class GeneratorSpec:
     output: str  # "sigmoid" (bias = logit of pixel means) | "linear" | "deconv"
     output_irange: float | None  # output weights ~ U(-r, r) ...
     output_sparse: int | None  # ... or this many N(0, 1) weights per unit (Pylearn2 sparse_init)
-    deconv: Deconv | None
+    deconv: DeconvSpec | None
     extend: Extension | None
 
 
@@ -321,6 +322,18 @@ class _Reader:
             raise self.fail(name, value, f"a list of {size}integers >= {minimum}")
         return tuple(value)
 
+    def per_phase(self, name: str, phases: int) -> tuple[int, ...]:
+        """Epochs of each training phase: a list of `phases` integers, or one integer when there
+        is one phase (so that `dvc exp run -S mnist.train.cpu_epochs=5` works)."""
+        value = self.raw(name)
+        values = [value] if phases == 1 and not isinstance(value, list) else value
+        ok = isinstance(values, list) and len(values) == phases
+        if not ok or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1
+                             for v in values):  # fmt: skip
+            one = "an integer >= 1 or " if phases == 1 else ""
+            raise self.fail(name, value, f"{one}a list of {phases} integers >= 1")
+        return tuple(values)
+
     def number_list(self, name: str, low: float, high: float, length: int | None = None):
         value = self.raw(name)
         ok = isinstance(value, list) and (length is None or len(value) == length) and len(value)
@@ -338,10 +351,8 @@ def _range(r: _Reader, name: str) -> tuple[int, int]:
     return start, stop
 
 
-def _split(s: _Reader, kind: type) -> Split | FoldSplit:
-    from pipeline.sources import Folds
-
-    if kind is Folds:
+def _split(s: _Reader, folds_layout: bool) -> Split | FoldSplit:
+    if folds_layout:
         folds = s.integer("folds")
         train_fold = s.integer("train_fold", minimum=0)
         if train_fold >= folds:
@@ -363,7 +374,7 @@ def _generator(g: _Reader, noise_dim: int, image_shape: tuple[int, ...]) -> Gene
         raise g.fail("deconv", g.raw("deconv"), f"null when output is {output!r}")
     if output == "deconv":
         c = g.sub("deconv")
-        deconv = Deconv(c.integer("channels"), c.integer("size"), c.integer("kernel"),
+        deconv = DeconvSpec(c.integer("channels"), c.integer("size"), c.integer("kernel"),
                         c.integer("stride"))  # fmt: skip
         side = (deconv.size - 1) * deconv.stride + deconv.kernel
         if len(image_shape) != 3 or side != image_shape[-1]:
@@ -377,14 +388,14 @@ def _generator(g: _Reader, noise_dim: int, image_shape: tuple[int, ...]) -> Gene
         widths = e.int_list("hidden")
         extend = Extension(
             hidden=widths,
-            activations=e.choices("activations", ACTIVATIONS, len(widths)),
+            activations=e.choices("activations", ACTIVATION_NAMES, len(widths)),
             hidden_bias=e.number_list("hidden_bias", -math.inf, math.inf, len(widths)),
         )
         if widths[-1] != noise_dim:
             raise e.fail("hidden", list(widths), f"a last width equal to noise_dim = {noise_dim}")
     return GeneratorSpec(
         hidden=hidden,
-        activations=g.choices("activations", ACTIVATIONS, n),
+        activations=g.choices("activations", ACTIVATION_NAMES, n),
         hidden_bias=g.number_list("hidden_bias", -math.inf, math.inf, n),
         irange=g.number("irange"),
         output=output,
@@ -418,10 +429,8 @@ def _discriminator(d: _Reader) -> DiscriminatorSpec:
 
 
 def _dataset(name: str, r: _Reader) -> DatasetParams:
-    from pipeline.sources import SOURCES  # late import: sources imports errors only
-
     source = SOURCES[r.choice("source", tuple(SOURCES))]
-    split = _split(r.sub("split"), source.kind)
+    split = _split(r.sub("split"), source.folds)
 
     m = r.sub("model")
     noise_dim = m.integer("noise_dim")
@@ -437,8 +446,8 @@ def _dataset(name: str, r: _Reader) -> DatasetParams:
     momentum = t.number_list("momentum", 0.0, 1.0, length=2)
     phases = 1 + (model.generator.extend is not None)
     train = TrainSpec(
-        epochs=t.int_list("epochs", length=phases),
-        cpu_epochs=t.int_list("cpu_epochs", length=phases),
+        epochs=t.per_phase("epochs", phases),
+        cpu_epochs=t.per_phase("cpu_epochs", phases),
         batch_size=t.integer("batch_size"),
         lr=t.number("lr"),
         lr_decay=t.number("lr_decay", low=1.0, open_low=False),

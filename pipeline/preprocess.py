@@ -1,8 +1,5 @@
-"""Stage `preprocess`: the paper's splits as float32 arrays in one .npz per dataset.
-
-Keys: ``train`` (what G and D train on), ``valid_<f>`` and ``test_<f>`` for each fold f (the
-Parzen stage chooses sigma on ``valid_<f>`` and scores ``test_<f>``), and ``note`` (how the data
-differ from the paper's, "" when they don't), ``image_shape`` ((H, W) or (C, H, W)).
+"""Stage `preprocess`: the paper's splits as float32 arrays in one .npz per dataset
+(``artifacts.Processed``: the Parzen stage chooses sigma on ``valid_<f>`` and scores ``test_<f>``).
 
 - MNIST, CIFAR-10 (one fold): train and valid are row ranges of the official training file
   (MNIST: 0-50,000 and 50,000-60,000, sigma later chosen on 50,000-50,999; CIFAR-10: 0-40,000
@@ -13,16 +10,15 @@ differ from the paper's, "" when they don't), ``image_shape`` ((H, W) or (C, H, 
 
 from __future__ import annotations
 
-import json
-import zipfile
-
 import numpy as np
 
-from pipeline.download import PROVENANCE
+from pipeline.artifacts import read_note, save_processed
+from pipeline.datasets import SOURCES
+from pipeline.datasets.files import Folds
+from pipeline.datasets.sources import MODULES
 from pipeline.errors import PipelineError
 from pipeline.params import DatasetParams, Params, Split
-from pipeline.paths import Paths, atomic_path
-from pipeline.sources import SOURCES, Folds
+from pipeline.paths import Paths
 
 
 def _array_splits(ds: DatasetParams, train: np.ndarray, test: np.ndarray) -> dict:
@@ -65,32 +61,12 @@ def run(params: Params, ds: DatasetParams) -> None:
     paths = Paths(ds.name)
     if not paths.raw.is_dir():
         raise PipelineError(f"{paths.raw}: missing; run `python -m pipeline download {ds.name}`")
-    provenance = paths.raw / PROVENANCE
-    note = json.loads(provenance.read_text())["note"] if provenance.is_file() else ""
     try:
-        data = SOURCES[ds.source].read(paths.raw)
+        data = MODULES[ds.source].read(paths.raw)
     except PipelineError as err:
         raise PipelineError(f"{err}; rerun `dvc repro -f download@{ds.name}`") from None
     if isinstance(data, Folds):
-        arrays = _fold_splits(ds, data)
+        splits = _fold_splits(ds, data)
     else:
-        arrays = _array_splits(ds, data.train, data.test)
-    with atomic_path(paths.processed) as tmp, open(tmp, "wb") as f:
-        shape = np.array(SOURCES[ds.source].image_shape)
-        np.savez(f, **arrays, note=np.array(note), image_shape=shape)
-
-
-def load(dataset: str) -> dict[str, np.ndarray]:
-    path = Paths(dataset).processed
-    rerun = f"rerun `dvc repro -f preprocess@{dataset}`"
-    if not path.is_file():
-        raise PipelineError(f"{path}: missing; {rerun}")
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            return {key: data[key] for key in data.files}
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as err:
-        raise PipelineError(f"{path}: unreadable, truncated or corrupt ({err}); {rerun}") from None
-
-
-def image_shape(data: dict[str, np.ndarray]) -> tuple[int, ...]:
-    return tuple(int(n) for n in data["image_shape"])
+        splits = _array_splits(ds, data.train, data.test)
+    save_processed(ds.name, splits, read_note(paths.raw), SOURCES[ds.source].image_shape)

@@ -15,22 +15,14 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from pipeline import checkpoints
-from pipeline.models import Generator, sample_noise
+from pipeline.artifacts import load_processed, rerun, save_samples
+from pipeline.datasets import SOURCES
+from pipeline.models import load_generator, sample_noise
 from pipeline.params import DatasetParams, Params
 from pipeline.paths import Paths, atomic_path
-from pipeline.preprocess import image_shape, load
-from pipeline.sources import SOURCES
 
 ROWS, COLS = 4, 5  # Figure 2: 4 x 5 samples + 1 neighbour column
 INTERPOLATIONS, STEPS = 6, 10  # Figure 3
-
-
-def load_generator(path, spec, image_shape: tuple[int, ...], dataset: str) -> Generator:
-    checkpoint = checkpoints.load(path, f"rerun `dvc repro train@{dataset}`")
-    G = Generator(spec, image_shape)
-    G.load_state_dict(checkpoint["state_dict"])
-    return G.eval()
 
 
 def nearest(queries: np.ndarray, train: np.ndarray) -> np.ndarray:
@@ -76,13 +68,12 @@ def save_png(path, image: np.ndarray, scale: int = 4) -> None:
 def run(params: Params, ds: DatasetParams) -> None:
     paths = Paths(ds.name)
     display = SOURCES[ds.source].display
-    data = load(ds.name)
-    train, shape = data["train"], image_shape(data)
-    G = load_generator(paths.models / "generator_best.pt", ds.model, shape, ds.name)
+    data = load_processed(ds.name)
+    train, shape = data.train, data.image_shape
+    G = load_generator(paths.models / "generator_best.pt", ds.model, shape, rerun("train", ds.name))
     rng = torch.Generator().manual_seed(params.seed)
     samples = G(sample_noise(ds.model, ds.parzen.samples, rng, "cpu")).numpy()
-    with atomic_path(paths.samples) as tmp, open(tmp, "wb") as f:
-        np.save(f, samples)
+    save_samples(ds.name, samples)
 
     shown = samples[: ROWS * COLS].reshape(ROWS, COLS, -1)
     neighbours = train[nearest(shown[:, -1], train)]

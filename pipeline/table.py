@@ -1,21 +1,22 @@
-"""Stage `table`: Table 1 of the paper rebuilt, with this run's row beside the published ones.
+"""Stage `table`: Table 1 of the paper rebuilt, with this project's row beside the published ones.
 
 Published rows: Parzen-window log-likelihood of the test set (MNIST: mean over test examples
-+- standard error; TFD: mean over 5 folds +- standard error across folds). This run's row fills
-MNIST, TFD when it was supplied and run, and the LFW stand-in's own column (TFD's protocol on LFW
-faces); it carries the sigma(s), the schedule and epoch of the selected generator, how the data
-differ from the paper's, the seed, k, the update rule and the precision.
++- standard error; TFD: mean over 5 folds +- standard error across folds). This project's row
+fills every Table 1 column whose dataset has results in metrics/datasets/ (MNIST; TFD when it was
+supplied and run; the LFW stand-in in its own column, TFD's protocol on LFW faces), each from its
+own run: an experiment that ran only some datasets keeps the others' committed columns, and every
+column says which run it comes from (seed, k, update, precision, schedule and epoch of the
+selected generator, read from train's run record, never from params.yaml) and how its data
+differ from the paper's.
 """
 
 from __future__ import annotations
 
-import json
-
 import pandas as pd
 
-from pipeline.errors import PipelineError
-from pipeline.params import Params
-from pipeline.paths import TABLE_CSV, TABLE_MD, Paths, atomic_path, write_text
+from pipeline.artifacts import read_parzen, read_run, scored
+from pipeline.datasets import SECTIONS
+from pipeline.paths import TABLE_CSV, TABLE_MD, atomic_path, write_text
 
 PUBLISHED = [  # model, MNIST, TFD (Table 1, Goodfellow et al., 2014)
     ("DBN", "138 ± 2", "1909 ± 66"),
@@ -23,43 +24,20 @@ PUBLISHED = [  # model, MNIST, TFD (Table 1, Goodfellow et al., 2014)
     ("Deep GSN", "214 ± 1.1", "1890 ± 29"),
     ("Adversarial nets", "225 ± 2", "2057 ± 26"),
 ]
-# dataset section -> Table 1 column; the LFW stand-in has its own column, never TFD's
-COLUMNS = {"mnist": "MNIST", "tfd": "TFD", "lfw": "LFW 48×48, TFD protocol"}
-
-
-TRAIN_KEYS = ("best_epoch", "device")  # what the captions read from train's metrics.json
-PARZEN_KEYS = ("test_ll", "test_se", "training_set", "n_samples")  # n_folds: with folds only
-
-
-def read_json(path, stage: str, keys: tuple[str, ...]) -> dict:
-    """A stage's JSON output with the `keys` read from it; a missing, partial or stub file (a
-    run that failed) is one error naming the stage to rerun."""
-    rerun = f"rerun `dvc repro {stage}`"
-    if not path.is_file():
-        raise PipelineError(f"{path}: missing; {rerun}")
-    try:
-        data = json.loads(path.read_text())
-    except json.JSONDecodeError as err:
-        raise PipelineError(f"{path}: not valid JSON ({err}), a partial write; {rerun}") from None
-    missing = [key for key in keys if not isinstance(data, dict) or key not in data]
-    if missing:
-        raise PipelineError(f"{path}: incomplete (no {', '.join(missing)}); {rerun}")
-    return data
-
-
-def read_parzen(name: str) -> dict:
-    return read_json(Paths(name).parzen, f"parzen@{name}", PARZEN_KEYS)
+COLUMNS = {s.name: s.column for s in SECTIONS.values() if s.column}  # dataset -> column
 
 
 def _cell(score: dict) -> str:
     return f"{score['test_ll']:.1f} ± {score['test_se']:.1f}"
 
 
-def trained(params: Params, name: str) -> str:
-    """ "<schedule> schedule, epoch <best> of <total>" for a dataset's selected generator."""
-    train = read_json(Paths(name).train_log / "metrics.json", f"train@{name}", TRAIN_KEYS)
-    schedule, epochs = params.epochs_on(name, train["device"])
-    return f"{schedule} schedule, epoch {train['best_epoch']} of {sum(epochs)}"
+def describe_run(name: str) -> str:
+    """ "<schedule> schedule, epoch <best> of <total>, seed s, k = k, <update> update, <precision>"
+    for a dataset's selected generator, from its run record."""
+    run = read_run(name)
+    return (f"{run['schedule']} schedule, epoch {run['best_epoch']} of {run['epochs']}, "
+            f"seed {run['seed']}, k = {run['k']}, {run['update']} update, "
+            f"{run['precision']}")  # fmt: skip
 
 
 def _sigma(score: dict) -> str:
@@ -70,39 +48,34 @@ def _sigma(score: dict) -> str:
     return f"σ = {sigma:.3g}"
 
 
-def build(params: Params) -> pd.DataFrame:
+def build() -> pd.DataFrame:
     empty = dict.fromkeys(COLUMNS.values(), "—")
     rows = [
         {"model": m, **empty, "MNIST": mnist, "TFD": tfd, "source": "paper"}
         for m, mnist, tfd in PUBLISHED
     ]
-    ours = {"model": "Adversarial nets (this run)", **empty}
+    ours = {"model": "Adversarial nets (this project)", **empty}
     memorised = {"model": "Training images as samples (reference)", **empty}
     details, reference_details = [], []
-    for name in params.datasets:
-        if name not in COLUMNS:
-            continue
+    for name in (n for n in scored() if n in COLUMNS):
         score = read_parzen(name)
         column = COLUMNS[name]
         ours[column] = _cell(score)
         memorised[column] = _cell(score["training_set"])
         folds = f"mean of {score['n_folds']} folds ± SE across folds, " if "folds" in score else ""
         note = f", {score['note']}" if score.get("note") else ""
-        details.append(f"{column}: {folds}{_sigma(score)}, {trained(params, name)}{note}")
+        details.append(f"{column}: {folds}{_sigma(score)}, {describe_run(name)}{note}")
         reference_details.append(
             f"{column}: the first {score['n_samples']} training images (all if fewer), "
             f"{_sigma(score['training_set'])} (Theis et al., 2016)"
         )
-    details.append(
-        f"seed {params.seed}, k = {params.k}, {params.update} update, {params.precision}"
-    )
-    ours["source"] = "this run: " + "; ".join(details)
-    memorised["source"] = "this run: " + "; ".join(reference_details)
+    ours["source"] = "; ".join(details)
+    memorised["source"] = "; ".join(reference_details)
     return pd.DataFrame(rows + [ours, memorised])
 
 
-def run(params: Params) -> None:
-    table = build(params)
+def run() -> None:
+    table = build()
     with atomic_path(TABLE_CSV) as tmp:
         table.to_csv(tmp, index=False)
     header = "| " + " | ".join(table.columns) + " |\n|" + "---|" * len(table.columns) + "\n"

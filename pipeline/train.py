@@ -56,12 +56,18 @@ import torch.nn.functional as F
 from torch import Tensor
 from tqdm import tqdm
 
-from pipeline import checkpoints, parzen
+from pipeline import checkpoints, code, parzen_window
+from pipeline.artifacts import load_processed
 from pipeline.errors import Interrupted, PipelineError
-from pipeline.models import Discriminator, Generator, constrained_weights, sample_noise
+from pipeline.models import (
+    Discriminator,
+    Generator,
+    constrained_weights,
+    sample_noise,
+    save_generator,
+)
 from pipeline.params import DatasetParams, Params, TrainSpec, as_dict
 from pipeline.paths import Paths, atomic_dir, md5sum
-from pipeline.preprocess import image_shape, load
 
 
 def momentum_at(epoch: int, spec: TrainSpec) -> float:
@@ -85,13 +91,13 @@ class Momentum:
 
     def __init__(
         self,
-        params: list[Tensor],
+        tensors: list[Tensor],
         spec: TrainSpec,
         max_col_norm: float | None = None,
         constrained: list[Tensor] = (),
     ) -> None:
-        self.params, self.spec, self.steps = params, spec, 0
-        self.velocity = [torch.zeros_like(p) for p in params]
+        self.tensors, self.spec, self.steps = tensors, spec, 0
+        self.velocity = [torch.zeros_like(t) for t in tensors]
         self.max_col_norm = max_col_norm
         self.constrained = list(constrained) if max_col_norm is not None else []
 
@@ -100,7 +106,7 @@ class Momentum:
         lr = learning_rate_at(self.steps, self.spec)
         torch._foreach_mul_(self.velocity, momentum)
         torch._foreach_add_(self.velocity, grads, alpha=-lr)
-        torch._foreach_add_(self.params, self.velocity)
+        torch._foreach_add_(self.tensors, self.velocity)
         for w in self.constrained:
             norms = w.norm(dim=1, keepdim=True)
             w.mul_(norms.clamp(max=self.max_col_norm) / (1e-7 + norms))
@@ -237,7 +243,7 @@ class Trainer:
         B = self.ds.train.batch_size
         n_batches = len(self.data) // B
         perm = torch.randperm(len(self.data), generator=self.rng, device=self.device)
-        G_params, D_params = self.opt_g.params, self.opt_d.params
+        G_params, D_params = self.opt_g.tensors, self.opt_d.tensors
         self.G.train()
         self.D.train()
         # on-device accumulators: no host sync inside the loop
@@ -307,17 +313,15 @@ class Trainer:
         return self.G(sample_noise(self.ds.model, n, rng, self.device))
 
 
-TRAINING_CODE = ("train.py", "models.py", "parzen.py")  # train's code deps in dvc.yaml
 STATE = "state.pt"  # in checkpoints/<dataset>/, beside generator_best/pretrained.pt and live/
 
 
 def fingerprint(meta: dict, data: Path, device: torch.device) -> dict:
     """What a checkpoint must share with a run to be resumed by it."""
-    here = Path(__file__).parent
     return {
         "params": json.loads(json.dumps(meta)),
         "data": md5sum(data),
-        "training code": {name: md5sum(here / name) for name in TRAINING_CODE},
+        "training code": {name: md5sum(code.ROOT / name) for name in code.closure(__name__)},
         "device": device.type,
     }
 
@@ -439,10 +443,9 @@ def run(params: Params, ds: DatasetParams, fresh: bool = False) -> None:
     device = pick_device(params.device)
     schedule = params.resolved_schedule(device.type == "cuda")
     phases = ds.train.schedule(schedule)
-    data = load(ds.name)
-    shape = image_shape(data)
-    trainer = Trainer(params, ds, torch.from_numpy(data["train"]), device, shape)
-    valid = torch.from_numpy(data["valid_0"][: ds.parzen.valid]).to(device)
+    data = load_processed(ds.name)
+    trainer = Trainer(params, ds, torch.from_numpy(data.train), device, data.image_shape)
+    valid = torch.from_numpy(data.valid(0)[: ds.parzen.valid]).to(device)
     meta = {
         "dataset": as_dict(ds),
         "k": params.k,
@@ -484,21 +487,19 @@ def run(params: Params, ds: DatasetParams, fresh: bool = False) -> None:
                         continue
                     tick = time.perf_counter()
                     if phase > 0 and epoch == 1:
-                        G = {"state_dict": trainer.G.state_dict(), **meta}
-                        checkpoints.save(G, ckpt / "generator_pretrained.pt")
+                        save_generator(trainer.G, meta, ckpt / "generator_pretrained.pt")
                         trainer.extend_generator()
                     stats = {"phase": phase, **trainer.epoch(epoch, progress=True)}
                     stats["epoch_seconds"] = time.perf_counter() - tick
                     if epoch % ds.train.eval_every == 0 or epoch == epochs:
                         samples = trainer.samples(ds.parzen.samples, seed=params.seed + 1)
-                        chosen = parzen.select_sigma(valid, samples, ds.parzen)
+                        chosen = parzen_window.select_sigma(valid, samples, ds.parzen)
                         stats["valid_parzen"] = float(chosen.valid_ll.max())
                         stats["valid_sigma"] = chosen.sigma
                         if final and stats["valid_parzen"] > best["valid_ll"]:
                             best = {"valid_ll": stats["valid_parzen"], "epoch": step,
                                     "sigma": chosen.sigma}  # fmt: skip
-                            G = {"state_dict": trainer.G.state_dict(), **meta, **best}
-                            checkpoints.save(G, ckpt / "generator_best.pt")
+                            save_generator(trainer.G, {**meta, **best}, ckpt / "generator_best.pt")
                     history.append(stats)
                     log_epoch(live, stats, last=step == total)
                     seconds += time.perf_counter() - tick
@@ -524,6 +525,14 @@ def run(params: Params, ds: DatasetParams, fresh: bool = False) -> None:
                     "precision": params.precision,
                     "train_seconds": seconds,
                     "device": str(device),
+                    # the rest of the run record (artifacts.RUN_KEYS): what table and figures
+                    # caption the numbers with, never read back from params.yaml
+                    "k": params.k,
+                    "update": params.update,
+                    "generator_loss": params.generator_loss,
+                    "seed": params.seed,
+                    "phases": list(phases),
+                    "code": code.version(__name__),
                 }
             )
         # training finished: replace the previous outputs, each directory in one move
@@ -532,7 +541,6 @@ def run(params: Params, ds: DatasetParams, fresh: bool = False) -> None:
                 if (ckpt / name).is_file():
                     shutil.copyfile(ckpt / name, models / name)
             last = {"epoch": total, "valid_ll": history[-1]["valid_parzen"]}
-            G = {"state_dict": trainer.G.state_dict(), **meta, **last}
-            checkpoints.save(G, models / "generator_last.pt")
+            save_generator(trainer.G, {**meta, **last}, models / "generator_last.pt")
         with atomic_dir(paths.train_log) as log:
             shutil.copytree(ckpt / "live", log, dirs_exist_ok=True)

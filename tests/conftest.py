@@ -13,10 +13,11 @@ import torch
 import yaml
 
 from pipeline import params as P
+from pipeline.datasets import SECTIONS
 
 ROOT = Path(__file__).resolve().parents[1]
 MIRROR = Path(os.environ.get("GAN_DATA_MIRROR", ROOT.parent / "shared" / "datasets"))
-ALL = ["mnist", "tfd", "lfw", "cifar10_fc", "cifar10_conv"]
+ALL = list(SECTIONS)  # every params section, in the paper's order
 
 torch.set_num_threads(1)  # tests are small; leave the other core to whatever else runs
 

@@ -9,9 +9,13 @@ import numpy as np
 import pytest
 
 from pipeline import preprocess
+from pipeline.artifacts import load_processed
+from pipeline.datasets.cifar10 import global_contrast_normalize
+from pipeline.datasets.files import Folds
+from pipeline.datasets.lfw import GRAY as LFW_GRAY
+from pipeline.datasets.lfw import identity_folds
 from pipeline.errors import PipelineError
 from pipeline.paths import Paths
-from pipeline.sources import LFW_GRAY, Folds, global_contrast_normalize, identity_folds
 from tests.conftest import write_tfd
 
 
@@ -60,15 +64,15 @@ def test_tfd_mat_gives_fold0_unlabeled_for_training_and_each_folds_valid_and_tes
 ):
     content = write_tfd(Paths("tfd").raw / "TFD_48x48.mat", n=300)
     preprocess.run(tiny_all, tiny_all.dataset("tfd"))
-    data = preprocess.load("tfd")
+    data = load_processed("tfd")
     pixels = content["images"].reshape(300, -1).astype(np.float32) / 255
     folds = content["folds"]
-    np.testing.assert_array_equal(data["train"], pixels[folds[:, 0] == 0])
+    np.testing.assert_array_equal(data.train, pixels[folds[:, 0] == 0])
     for f in range(5):
-        np.testing.assert_array_equal(data[f"valid_{f}"], pixels[folds[:, f] == 2])
-        np.testing.assert_array_equal(data[f"test_{f}"], pixels[folds[:, f] == 3])
-    assert preprocess.image_shape(data) == (48, 48)
-    assert str(data["note"]) == ""
+        np.testing.assert_array_equal(data.valid(f), pixels[folds[:, f] == 2])
+        np.testing.assert_array_equal(data.test(f), pixels[folds[:, f] == 3])
+    assert data.image_shape == (48, 48)
+    assert data.note == ""
 
 
 @pytest.mark.parametrize(

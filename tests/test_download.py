@@ -7,8 +7,8 @@ import shutil
 import pytest
 
 from pipeline import download
+from pipeline.datasets import mnist
 from pipeline.errors import PipelineError
-from pipeline.sources import SOURCES
 
 
 @pytest.fixture
@@ -24,7 +24,7 @@ def _offline(*args, **kwargs):
 
 def _copy_mirror(src, dst):
     (dst / "mnist").mkdir(parents=True)
-    for f in SOURCES["mnist"].options[0].files:
+    for f in mnist.OPTIONS[0].files:
         shutil.copyfile(src / "mnist" / f.name, dst / "mnist" / f.name)
     return dst
 
@@ -32,7 +32,7 @@ def _copy_mirror(src, dst):
 def test_mirror_files_land_verified(workdir, mirror, tiny, monkeypatch):
     monkeypatch.setenv("GAN_DATA_MIRROR", f"/nonexistent:{mirror}")
     download.run(tiny, tiny.dataset("mnist"))
-    for f in SOURCES["mnist"].options[0].files:
+    for f in mnist.OPTIONS[0].files:
         assert download.md5sum(workdir / "data/raw/mnist" / f.name) == f.md5
 
 
@@ -103,7 +103,7 @@ def test_a_corrupt_copy_in_the_first_mirror_falls_back_to_the_next(
         f.write(b"corrupt")
     monkeypatch.setenv("GAN_DATA_MIRROR", f"{bad}:{mirror}")
     download.run(tiny, tiny.dataset("mnist"))
-    for f in SOURCES["mnist"].options[0].files:
+    for f in mnist.OPTIONS[0].files:
         assert download.md5sum(workdir / "data/raw/mnist" / f.name) == f.md5
     warning = capsys.readouterr().err
     assert f"warning: {bad}/mnist/t10k-labels-idx1-ubyte.gz (md5 " in warning

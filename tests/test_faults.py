@@ -26,8 +26,9 @@ import pytest
 import torch
 import yaml
 
+from pipeline.datasets import cifar10
+from pipeline.datasets.cifar10 import PYTHON as CIFAR_PYTHON
 from pipeline.errors import PipelineError
-from pipeline.sources import CIFAR_PYTHON, SOURCES
 from tests.conftest import ROOT, tiny_params_dict
 
 EPOCHS = 10
@@ -465,5 +466,5 @@ def test_cifar_pickles_are_opened_only_from_the_official_archive(tmp_path):
         tar.addfile(info, io.BytesIO(payload))
     with pytest.raises(PipelineError, match=f"expected the official {CIFAR_PYTHON.md5}; its "
                        "pickles were not opened"):  # fmt: skip
-        SOURCES["cifar10"].read(tmp_path)
+        cifar10.read(tmp_path)
     assert not marker.exists()

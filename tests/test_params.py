@@ -4,6 +4,7 @@ import pytest
 import yaml
 
 from pipeline import params as P
+from tests.conftest import tiny_params_dict
 
 
 def write(tmp_path, data) -> str:
@@ -102,3 +103,16 @@ def test_sample_counts_are_bounded_by_this_machines_memory(tmp_path, tiny_dict, 
     most = 2**30 // 2 // (12 * 784 + 16 * 100)
     with pytest.raises(P.ParamsError, match=f"expected at most {most:,} "):
         P.load(write(tmp_path, tiny_dict))
+
+
+def test_a_one_phase_schedule_may_be_a_bare_integer(tmp_path):
+    """`dvc exp run -S mnist.train.cpu_epochs=5` writes a scalar; TFD's two phases need a list."""
+    p = tiny_params_dict(["mnist", "tfd"])
+    p["mnist"]["train"]["cpu_epochs"] = 5
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(p))
+    assert P.load(path).dataset("mnist").train.cpu_epochs == (5,)
+    p["tfd"]["train"]["cpu_epochs"] = 5
+    path.write_text(yaml.safe_dump(p))
+    with pytest.raises(P.ParamsError, match=r"'tfd.train.cpu_epochs' is 5; expected a list of 2 "):
+        P.load(path)

@@ -9,7 +9,7 @@ import torch
 from sklearn.neighbors import KernelDensity
 
 from pipeline.params import ParzenSpec
-from pipeline.parzen import log_likelihood, mean_and_se, select_sigma, sigmas
+from pipeline.parzen_window import log_likelihood, mean_and_se, select_sigma, sigmas
 
 
 def direct(x: np.ndarray, mu: np.ndarray, sigma: float) -> np.ndarray:

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from pipeline import evaluate
-from pipeline.parzen import log_likelihood, select_sigma
+from pipeline import parzen
+from pipeline.parzen_window import log_likelihood, select_sigma
 from pipeline.paths import Paths
 
 
@@ -32,7 +32,7 @@ def test_each_fold_chooses_sigma_on_its_own_valid_split(tmp_path, monkeypatch, t
     Paths("tfd").samples.parent.mkdir(parents=True)
     np.save(Paths("tfd").samples, samples)
 
-    evaluate.run(tiny_all, ds)
+    parzen.run(tiny_all, ds)
     score = json.loads(Paths("tfd").parzen.read_text())
     mu = torch.from_numpy(samples)
     for f, fold in enumerate(score["folds"]):
@@ -53,6 +53,6 @@ def test_each_fold_chooses_sigma_on_its_own_valid_split(tmp_path, monkeypatch, t
 
 def test_across_folds_is_mean_and_population_se():
     scores = [{"test_ll": v, "valid_ll": 0.0} for v in (1.0, 2.0, 4.0, 7.0, 11.0)]
-    out = evaluate.across_folds(scores)
+    out = parzen.across_folds(scores)
     assert out["test_ll"] == pytest.approx(5.0)
     assert out["test_se"] == pytest.approx(np.std([1, 2, 4, 7, 11]) / math.sqrt(5))

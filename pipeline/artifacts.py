@@ -1,0 +1,144 @@
+"""What the stages hand each other, written by one stage and read by the next (paths: paths.py).
+
+- the provenance record (download → preprocess): which copy of the files was fetched; its note
+  says how the data differ from the paper's and follows them into every result;
+- the processed arrays (preprocess → train, sample, parzen): one .npz per dataset;
+- the samples (sample → parzen): m draws from the selected generator, one .npy;
+- the run record and the scores (train, parzen → table, figures): JSON metrics. Each carries the
+  run that made it, so the captions never go back to params.yaml.
+
+The generator checkpoints (train → sample) are read beside the ``Generator`` they restore
+(models.py). A reader given a missing, truncated or partial file raises one error naming it and
+the stage that makes it again.
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from pipeline.datasets import SECTIONS
+from pipeline.errors import PipelineError
+from pipeline.paths import Paths, atomic_path
+
+PROVENANCE = "provenance.json"  # in data/raw/<dataset>/
+
+
+def rerun(stage: str, dataset: str | None = None) -> str:
+    return f"rerun `dvc repro {stage}{f'@{dataset}' if dataset else ''}`"
+
+
+def write_provenance(raw: Path, source: str, note: str, md5: dict[str, str]) -> None:
+    record = {"source": source, "note": note, "md5": md5}
+    (raw / PROVENANCE).write_text(json.dumps(record, indent=2) + "\n")
+
+
+def read_note(raw: Path) -> str:
+    """How the fetched copy differs from the paper's data ("" when it does not)."""
+    path = raw / PROVENANCE
+    return json.loads(path.read_text())["note"] if path.is_file() else ""
+
+
+@dataclass(frozen=True)
+class Processed:
+    """data/processed/<dataset>.npz: ``train`` (what G and D train on), ``valid_<f>`` and
+    ``test_<f>`` per fold f, ``note`` and ``image_shape`` ((H, W) or (C, H, W))."""
+
+    arrays: dict[str, np.ndarray]
+
+    @property
+    def train(self) -> np.ndarray:
+        return self.arrays["train"]
+
+    def valid(self, fold: int) -> np.ndarray:
+        return self.arrays[f"valid_{fold}"]
+
+    def test(self, fold: int) -> np.ndarray:
+        return self.arrays[f"test_{fold}"]
+
+    @property
+    def note(self) -> str:
+        return str(self.arrays["note"])
+
+    @property
+    def image_shape(self) -> tuple[int, ...]:
+        return tuple(int(n) for n in self.arrays["image_shape"])
+
+
+def save_processed(dataset: str, splits: dict[str, np.ndarray], note: str,
+                   image_shape: tuple[int, ...]) -> None:  # fmt: skip
+    with atomic_path(Paths(dataset).processed) as tmp, open(tmp, "wb") as f:
+        np.savez(f, **splits, note=np.array(note), image_shape=np.array(image_shape))
+
+
+def _load_array_file(path: Path, stage: str, dataset: str, read):
+    if not path.is_file():
+        raise PipelineError(f"{path}: missing; {rerun(stage, dataset)}")
+    try:
+        return read(path)
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as err:
+        why = f"unreadable, truncated or corrupt ({err})"
+        raise PipelineError(f"{path}: {why}; {rerun(stage, dataset)}") from None
+
+
+def _read_npz(path: Path) -> dict[str, np.ndarray]:
+    with np.load(path, allow_pickle=False) as data:
+        return {key: data[key] for key in data.files}
+
+
+def load_processed(dataset: str) -> Processed:
+    path = Paths(dataset).processed
+    return Processed(_load_array_file(path, "-f preprocess", dataset, _read_npz))
+
+
+def save_samples(dataset: str, samples: np.ndarray) -> None:
+    with atomic_path(Paths(dataset).samples) as tmp, open(tmp, "wb") as f:
+        np.save(f, samples)
+
+
+def load_samples(dataset: str) -> np.ndarray:
+    path = Paths(dataset).samples
+    return _load_array_file(path, "sample", dataset, lambda p: np.load(p, allow_pickle=False))
+
+
+# what train records of its run in metrics/datasets/<dataset>/train/metrics.json
+RUN_KEYS = ("k", "update", "generator_loss", "seed", "precision", "schedule", "phases",
+            "epochs", "best_epoch", "device", "code")  # fmt: skip
+# what parzen writes in metrics/datasets/<dataset>/parzen.json (n_folds: with folds only)
+PARZEN_KEYS = ("test_ll", "test_se", "training_set", "n_samples")
+
+
+def read_json(path: Path, stage: str, keys: tuple[str, ...]) -> dict:
+    """A stage's JSON output with the `keys` read from it; a missing, partial or stub file (a
+    run that failed, or one made by older code) is one error naming the stage to rerun."""
+    if not path.is_file():
+        raise PipelineError(f"{path}: missing; {rerun(stage)}")
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        why = f"not valid JSON ({err}), a partial write"
+        raise PipelineError(f"{path}: {why}; {rerun(stage)}") from None
+    missing = [key for key in keys if not isinstance(data, dict) or key not in data]
+    if missing:
+        raise PipelineError(f"{path}: incomplete (no {', '.join(missing)}); {rerun(stage)}")
+    return data
+
+
+def read_run(dataset: str) -> dict:
+    """The run record of `dataset`'s training: k, update, seed, schedule, epochs, device, ..."""
+    return read_json(Paths(dataset).train_log / "metrics.json", f"train@{dataset}", RUN_KEYS)
+
+
+def read_parzen(dataset: str) -> dict:
+    return read_json(Paths(dataset).parzen, f"parzen@{dataset}", PARZEN_KEYS)
+
+
+def scored() -> list[str]:
+    """The datasets with a Parzen score in metrics/datasets/: the paper's in its order, then any
+    other params section's by name."""
+    found = {p.parent.name for p in Paths("*").metrics.parent.glob("*/parzen.json")}
+    return [n for n in SECTIONS if n in found] + sorted(found - SECTIONS.keys())

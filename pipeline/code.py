@@ -1,0 +1,61 @@
+"""The code behind a stage: its module and every pipeline module it imports, transitively.
+
+dvc.yaml declares exactly these files as each stage's code deps (tests/test_structure.py checks
+it), train fingerprints them to decide whether a checkpoint may be resumed, and its run record
+names their version. Imports are read from the source (ast), function-level ones included.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parent  # pipeline/
+ROOT = PACKAGE.parent
+
+
+def _imports(path: Path) -> set[str]:
+    """Dotted names of the pipeline modules `path` imports."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names if a.name.startswith("pipeline"))
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("pipeline"):
+            # `from pipeline import x` and `from pipeline.datasets import y` may name modules
+            found.add(node.module)
+            found.update(f"{node.module}.{a.name}" for a in node.names)
+    return found
+
+
+def _file(module: str) -> Path | None:
+    base = ROOT.joinpath(*module.split("."))
+    for path in (base.with_suffix(".py"), base / "__init__.py"):
+        if path.is_file():
+            return path
+    return None  # a name imported from a module, not a module
+
+
+def closure(module: str) -> list[str]:
+    """Repository paths of `module` (e.g. "pipeline.train") and of every pipeline module it
+    imports, directly or not, with the __init__.py of each package on the way; sorted."""
+    seen: dict[str, Path] = {}
+    todo = [module]
+    while todo:
+        name = todo.pop()
+        parts = name.split(".")
+        for i in range(1, len(parts) + 1):  # a module's packages run their __init__ first
+            prefix = ".".join(parts[:i])
+            path = _file(prefix)
+            if path is not None and prefix not in seen:
+                seen[prefix] = path
+                todo.extend(_imports(path))
+    return sorted(str(p.relative_to(ROOT)) for p in seen.values())
+
+
+def version(module: str) -> str:
+    """md5 over the contents of `module`'s closure: changes when any file of it does."""
+    digest = hashlib.md5()
+    for name in closure(module):
+        digest.update(name.encode() + b"\0" + (ROOT / name).read_bytes() + b"\0")
+    return digest.hexdigest()

@@ -1,0 +1,74 @@
+"""The house reads top-down: each DVC stage runs its own module, declares exactly the code it
+imports, and no stage imports another stage."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from pipeline import code
+from pipeline.datasets import SECTIONS, SOURCES
+from pipeline.datasets.sources import MODULES
+from tests.conftest import ROOT
+
+DVC = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+STAGES = list(DVC)
+
+
+def stage_spec(name: str) -> dict:
+    spec = DVC[name]
+    return spec.get("do", spec)
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_each_stage_runs_the_module_of_its_own_name(stage):
+    assert stage_spec(stage)["cmd"].split()[:4] == ["python", "-m", "pipeline", stage]
+    assert (ROOT / "pipeline" / f"{stage}.py").is_file()
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_each_stage_declares_exactly_the_code_it_imports(stage):
+    declared = sorted(d for d in stage_spec(stage)["deps"] if d.startswith("pipeline/"))
+    assert declared == code.closure(f"pipeline.{stage}")
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_no_stage_imports_another(stage):
+    others = {f"pipeline/{s}.py" for s in STAGES if s != stage}
+    assert not others & set(code.closure(f"pipeline.{stage}"))
+
+
+def test_the_closure_follows_function_level_imports_and_packages():
+    train = code.closure("pipeline.train")
+    assert "pipeline/parzen_window.py" in train and "pipeline/datasets/__init__.py" in train
+    assert "pipeline/datasets/lfw.py" not in train  # the registry is plain data
+    assert "pipeline/datasets/lfw.py" in code.closure("pipeline.preprocess")
+
+
+def test_code_version_changes_with_any_file_of_the_closure(tmp_path, monkeypatch):
+    before = code.version("pipeline.parzen")
+    original = code.ROOT / "pipeline/parzen_window.py"
+    copy = tmp_path / "pipeline"
+    subprocess.run(["cp", "-r", str(code.ROOT / "pipeline"), str(copy)], check=True)
+    monkeypatch.setattr(code, "ROOT", tmp_path)
+    assert code.version("pipeline.parzen") == before
+    (copy / "parzen_window.py").write_text(original.read_text() + "\n# edited\n")
+    assert code.version("pipeline.parzen") != before
+
+
+def test_one_registry_names_every_dataset():
+    assert set(MODULES) == set(SOURCES) == {s.source for s in SECTIONS.values()}
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    assert {n for n, v in params.items() if isinstance(v, dict)} == set(SECTIONS)
+
+
+def test_help_lists_the_datasets_without_loading_torch():
+    probe = "import sys; from pipeline.cli import app; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT)
+    assert out.stdout.strip() == "False"
+    help_text = subprocess.run([sys.executable, "-m", "pipeline", "train", "--help"],
+                               capture_output=True, text=True, cwd=ROOT).stdout  # fmt: skip
+    assert all(name in help_text for name in SECTIONS)
