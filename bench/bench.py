@@ -195,10 +195,20 @@ def bench_overhead() -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=10, help="minibatches for 8000-unit nets")
-    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    parser.add_argument("--sklearn-points", type=int, default=1000)
+    parser.add_argument(
+        "--device",
+        default="auto",
+        choices=["auto", "cpu", "cuda"],
+        help="where to time (auto: CUDA if present)",
+    )
+    parser.add_argument(
+        "--sklearn-points",
+        type=int,
+        default=1000,
+        help="test points for the scikit-learn Parzen comparison",
+    )
     parser.add_argument("--quick", action="store_true", help="MNIST on --steps batches too")
     args = parser.parse_args()
     device = torch.device(

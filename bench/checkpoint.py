@@ -24,14 +24,16 @@ from bench.epochs import training_rows
 from bench.kernels import warmed_trainer
 from pipeline import checkpoints
 from pipeline import params as P
-from pipeline.datasets import SOURCES
+from pipeline.datasets import SECTIONS, SOURCES
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--net", default="lfw")
-    parser.add_argument("--steps", type=int, default=40)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.checkpoint", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument("--net", default="lfw", choices=list(SECTIONS), help="a dataset section")
+    parser.add_argument("--steps", type=int, default=40, help="steps per timed epoch")
+    parser.add_argument("--rounds", type=int, default=3, help="epochs with and without a write")
     args = parser.parse_args()
     p = P.load("params.yaml", datasets=[args.net])
     ds = p.dataset(args.net)

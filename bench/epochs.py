@@ -20,11 +20,11 @@ import torch
 from bench.kernels import warmed_trainer
 from pipeline import params as P
 from pipeline.artifacts import load_processed
-from pipeline.datasets import SOURCES
+from pipeline.datasets import SECTIONS, SOURCES
 from pipeline.params import Split
 from pipeline.paths import Paths
 
-ALL = ("mnist", "tfd", "lfw", "cifar10_fc", "cifar10_conv")
+ALL = tuple(SECTIONS)  # every dataset section, in the paper's order
 
 
 def training_rows(ds: P.DatasetParams) -> int | None:
@@ -45,7 +45,9 @@ def seconds_per_step(p: P.Params, ds: P.DatasetParams, steps: int) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.epochs", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--steps", type=int, default=10, help="timed steps per net")
     args = parser.parse_args()
     p = P.load("params.yaml", datasets=list(ALL))

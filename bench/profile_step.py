@@ -17,7 +17,7 @@ from torch.profiler import ProfilerActivity, profile
 
 from bench.kernels import warmed_trainer
 from pipeline import params as P
-from pipeline.datasets import SOURCES
+from pipeline.datasets import SECTIONS, SOURCES
 
 GROUPS = [  # label, ATen operator names
     (
@@ -46,10 +46,17 @@ def group(event) -> tuple[str, str]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--net", default="mnist")
-    parser.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
-    parser.add_argument("--steps", type=int, default=20)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.profile_step", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument("--net", default="mnist", choices=list(SECTIONS), help="a dataset section")
+    parser.add_argument(
+        "--precision",
+        default="fp32",
+        choices=["fp32", "bf16"],
+        help="params.yaml precision to profile",
+    )
+    parser.add_argument("--steps", type=int, default=20, help="training steps profiled")
     args = parser.parse_args()
     p = dataclasses.replace(P.load("params.yaml", datasets=[args.net]), precision=args.precision)
     ds = p.dataset(args.net)

@@ -65,9 +65,17 @@ def outputs(where: Path) -> dict:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--epochs", type=int, default=20)
-    parser.add_argument("--kill-after", type=int, nargs="+", default=[7, 14])
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.resume", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument("--epochs", type=int, default=20, help="MNIST epochs per run")
+    parser.add_argument(
+        "--kill-after",
+        type=int,
+        nargs="+",
+        default=[7, 14],
+        help="epochs after which the second run is killed",
+    )
     args = parser.parse_args()
     if not (ROOT / "data/processed/mnist.npz").is_file():
         sys.exit("data/processed/mnist.npz: missing; run `dvc repro preprocess@mnist` first")

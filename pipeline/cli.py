@@ -1,6 +1,7 @@
 """Command line: one Typer command per DVC stage, each named as its stage and its module
-(pipeline/<command>.py). It parses arguments and calls the stage's ``run``; stages are imported
-inside their command, so that ``--help`` does not load torch."""
+(command `train`: stage `train@<dataset>`, module `pipeline/train.py`). It parses arguments and
+calls the stage's ``run``; stages are imported inside their command, so that ``--help`` does not
+load torch."""
 
 from __future__ import annotations
 
@@ -15,7 +16,11 @@ from pipeline.datasets import SECTIONS
 from pipeline.errors import PipelineError
 
 app = typer.Typer(
-    add_completion=False, no_args_is_help=True, help=__doc__, pretty_exceptions_show_locals=False
+    add_completion=False,
+    no_args_is_help=True,
+    help=__doc__,
+    pretty_exceptions_show_locals=False,
+    rich_markup_mode="markdown",
 )
 DATASET = typer.Argument(
     ..., help=f"a dataset section of params.yaml listed in its 'datasets': {', '.join(SECTIONS)}"
@@ -63,11 +68,11 @@ def train(
     dataset: str = DATASET,
     params: Path = PARAMS,
     fresh: bool = typer.Option(
-        False, "--fresh", help="ignore checkpoints/<dataset>/ and start over"
+        False, "--fresh", help="ignore the dataset's checkpoint in checkpoints/ and start over"
     ),
 ) -> None:
     """Train G and D with Algorithm 1 (k, update, generator_loss from params.yaml); resumes from
-    checkpoints/<dataset>/ when params, data and code match."""
+    the dataset's folder in checkpoints/ when params, data and code match."""
     from pipeline import train as stage
 
     _stage(stage.run, params, dataset, fresh=fresh)
@@ -113,3 +118,25 @@ def offline_plots() -> None:
     from pipeline import offline_plots as tool
 
     typer.echo(f"wrote {tool.run()}")
+
+
+@app.command()
+def compare() -> None:
+    """One row per experiment and dataset: the params that differ from its commit, test LL ±
+    SE, σ, best epoch, train seconds (a readable `dvc exp show`)."""
+    from pipeline import compare as tool
+
+    typer.echo(tool.run())
+
+
+@app.command()
+def plan(params: Path = PARAMS) -> None:
+    """Which stages `dvc repro` would run, in order, why, and about how long training takes
+    (from the committed runs' seconds per epoch)."""
+    from pipeline import plan as tool
+
+    try:
+        typer.echo(tool.run(P.load(params)))
+    except PipelineError as err:
+        typer.echo(f"error: {err}", err=True)
+        sys.exit(err.exit_code)

@@ -2,8 +2,9 @@
 
 DVC's default page loads Vega, Vega-Lite and Vega-Embed from a CDN. This writes
 ``.dvc/plots/offline.html`` with the three libraries inlined (bundled by vl-convert, which ships
-them) and no ``{scripts}`` placeholder, so DVC adds no CDN tags; ``.dvc/config`` points
-``plots.html_template`` at it. scripts/setup.sh runs this once after installing.
+them) and no ``{scripts}`` placeholder, so DVC adds no CDN tags, and points this clone's
+``plots.html_template`` at it (``.dvc/config.local``, not committed: a plain clone keeps DVC's
+own page, which works online). scripts/setup.sh runs this once after installing.
 """
 
 from __future__ import annotations
@@ -42,4 +43,8 @@ def run(path: Path = TEMPLATE) -> Path:
 
     bundle = vl_convert.javascript_bundle(vl_version=VEGA_LITE).replace("</script", "<\\/script")
     write_text(path, PAGE.replace("__BUNDLE__", bundle))
+    from dvc.repo import Repo
+
+    with Repo() as repo, repo.config.edit("local") as config:
+        config["plots"]["html_template"] = str(path.relative_to(".dvc"))
     return path

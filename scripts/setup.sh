@@ -14,6 +14,6 @@ if [ ! -e "$stamp" ]; then
     touch "$stamp"
 fi
 export PATH="$PWD/.venv/bin:$PATH"
-if [ ! -e .dvc/plots/offline.html ]; then
+if [ ! -e .dvc/plots/offline.html ] || ! grep -qs html_template .dvc/config.local; then
     python -m pipeline offline-plots >/dev/null
 fi

@@ -141,7 +141,7 @@ def test_faces_are_scored_per_fold_with_the_se_across_folds(repo, name):
     table = (root / "metrics/table1.md").read_text()
     column = {"tfd": "TFD", "lfw": "LFW 48×48, TFD protocol"}[name]
     assert f"{column}: mean of 5 folds ± SE across folds, σ per fold " in table
-    row = next(line for line in table.splitlines() if "(this run)" in line)
+    row = next(line for line in table.splitlines() if "(this project)" in line)
     assert f"{score['test_ll']:.1f} ± {score['test_se']:.1f}" in row
 
 
@@ -167,6 +167,25 @@ def test_second_repro_does_nothing(repo):
     out = sh("dvc", "repro", cwd=root, env=env).stdout
     assert "Running stage" not in out
     assert "up to date" in sh("dvc", "status", cwd=root, env=env).stdout
+
+
+def test_plan_names_what_a_param_change_reruns_and_nothing_else(repo):
+    root, env = repo
+    plan = sh(sys.executable, "-m", "pipeline", "plan", cwd=root, env=env).stdout
+    assert "everything is up to date" in plan
+    params = (root / "params.yaml").read_text()
+    edited = yaml.safe_load(params)
+    edited["mnist"]["parzen"]["batch"] = 50
+    try:
+        (root / "params.yaml").write_text(yaml.safe_dump(edited, sort_keys=False))
+        plan = sh(sys.executable, "-m", "pipeline", "plan", cwd=root, env=env).stdout
+    finally:
+        (root / "params.yaml").write_text(params)
+    stages = [line.split()[0] for line in plan.splitlines()[1:-1]]
+    # parzen's own params changed; train reads mnist.parzen too; the rest runs downstream
+    assert stages[0] == "train@mnist" and "params.yaml (mnist.parzen)" in plan
+    assert set(stages) == {"train@mnist", "sample@mnist", "parzen@mnist", "table", "figures"}
+    assert "epochs ×" in plan  # an estimate from the run record
 
 
 def test_same_seed_same_cpu_gives_identical_metrics(repo):
@@ -224,11 +243,23 @@ def test_exp_run_k2_reruns_training_and_shows_the_parzen_metric(repo):
     assert "test_ll" in header and any(r.startswith("k2,") for r in rows)
     diff = sh("dvc", "metrics", "diff", "HEAD", "k2", "--json", cwd=root, env=env).stdout
     assert "metrics/datasets/mnist/parzen.json" in json.loads(diff)
+    rows = sh(sys.executable, "-m", "pipeline", "compare", cwd=root, env=env).stdout
+    header, *lines = rows.splitlines()
+    assert header.split()[:2] == ["experiment", "dataset"] and "test LL" in header
+    k2 = [line for line in lines if line.split()[0] == "k2"]
+    assert len(k2) == len(ALL) and all(" k=2 " in line for line in k2)
+    # the work tree holds the experiment's results and params: it differs from its commit too
+    workspace = [line for line in lines if line.split()[0] == "workspace"]
+    assert len(workspace) == len(ALL) and all(" k=2 " in line for line in workspace)
 
 
 def test_plots_render_offline(repo):
-    """`dvc plots show` uses the inlined-Vega template: the page loads nothing from a CDN."""
+    """`dvc plots show` works on a plain clone (DVC's own page), and after `offline-plots` (as
+    the set-up script runs it) uses the inlined-Vega template: the page loads nothing from a
+    CDN."""
     root, env = repo
+    sh("dvc", "plots", "show", "-o", "plain_html", cwd=root, env=env)
+    assert "cdn.jsdelivr" in (root / "plain_html" / "index.html").read_text()
     sh(sys.executable, "-m", "pipeline", "offline-plots", cwd=root, env=env)
     sh("dvc", "plots", "show", "-o", "plots_html", cwd=root, env=env)
     page = (root / "plots_html" / "index.html").read_text()

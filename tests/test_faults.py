@@ -431,7 +431,7 @@ def test_progress_bars_show_on_a_terminal_only(work):
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        (b'{"step": 1}', "incomplete (no best_epoch, device)"),
+        (b'{"step": 1}', "incomplete (no k, update, generator_loss, seed, precision, schedule, "),
         (b'{"step": 1, "loss', "not valid JSON"),
         (None, "missing"),
     ],

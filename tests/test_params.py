@@ -116,3 +116,19 @@ def test_a_one_phase_schedule_may_be_a_bare_integer(tmp_path):
     path.write_text(yaml.safe_dump(p))
     with pytest.raises(P.ParamsError, match=r"'tfd.train.cpu_epochs' is 5; expected a list of 2 "):
         P.load(path)
+
+
+def test_dvc_exp_run_set_param_changes_only_the_value_it_sets(tmp_path):
+    """params.yaml is laid out as DVC's `-S` rewrites it: no reformatting of the other lines."""
+    from dvc.utils.hydra import apply_overrides
+
+    from tests.conftest import ROOT
+
+    original = (ROOT / "params.yaml").read_text()
+    path = tmp_path / "params.yaml"
+    path.write_text(original)
+    apply_overrides(str(path), ["k=1"])
+    assert path.read_text() == original
+    apply_overrides(str(path), ["k=2"])
+    lines = zip(original.splitlines(), path.read_text().splitlines(), strict=True)
+    assert [(a, b) for a, b in lines if a != b] == [("k: 1", "k: 2")]
