@@ -13,7 +13,6 @@ identical. Exit status 1 if they are not.
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import subprocess
 import sys
@@ -23,8 +22,10 @@ from pathlib import Path
 
 import yaml
 
+from bench.same import outputs
+
 ROOT = Path(__file__).resolve().parents[1]
-TIMING = {"epoch_seconds", "train_seconds"}
+KEPT = (("models", "metrics"), {"epoch_seconds", "train_seconds"})  # compared; ignored keys
 
 
 def setup(where: Path, epochs: int) -> None:
@@ -52,16 +53,6 @@ def train(where: Path, kill_after: int | None = None) -> tuple[int, str, float]:
             break
     proc.wait()
     return proc.returncode, first, time.perf_counter() - tick
-
-
-def outputs(where: Path) -> dict:
-    files = {str(p.relative_to(where)): p.read_bytes()
-             for top in ("models", "metrics") for p in sorted((where / top).rglob("*"))
-             if p.is_file()}  # fmt: skip
-    for name, data in files.items():
-        if name.endswith("metrics.json"):
-            files[name] = {k: v for k, v in json.loads(data).items() if k not in TIMING}
-    return files
 
 
 def main() -> int:
@@ -92,8 +83,8 @@ def main() -> int:
             total += seconds
             what = f"SIGKILL after the line of epoch {kill}" if kill else "ran to the end"
             print(f"killed run: {what}; exit {status}; {first}; {seconds:.0f} s", flush=True)
-        same = outputs(straight) == outputs(killed)
-        names = sorted(outputs(killed))
+        same = outputs(straight, *KEPT) == outputs(killed, *KEPT)
+        names = sorted(outputs(killed, *KEPT))
         print(f"killed {len(args.kill_after)} times, {total:.0f} s in all; {len(names)} output "
               f"files ({', '.join(names)}) identical to the uninterrupted run's: "
               f"{same}")  # fmt: skip

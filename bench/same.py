@@ -61,16 +61,18 @@ def run(where: Path, datasets: list[str]) -> None:
             sys.exit(f"{where.name}: `pipeline {' '.join(step)}` failed:\n{result.stderr}")
 
 
-def outputs(where: Path) -> dict[str, object]:
+def outputs(where: Path, tops=OUTPUTS, ignored=IGNORED) -> dict[str, object]:
+    """Every file under `tops` of `where`, by path: its bytes, or for train's metrics.json its
+    keys but the `ignored` ones (wall times, the code version)."""
     files: dict[str, object] = {
         str(p.relative_to(where)): p.read_bytes()
-        for top in OUTPUTS
+        for top in tops
         for p in sorted((where / top).rglob("*"))
         if p.is_file()
     }
     for name, data in files.items():
         if name.endswith("train/metrics.json"):
-            files[name] = {k: v for k, v in json.loads(data).items() if k not in IGNORED}
+            files[name] = {k: v for k, v in json.loads(data).items() if k not in ignored}
     return files
 
 
