@@ -83,8 +83,9 @@ def main() -> int:
             total += seconds
             what = f"SIGKILL after the line of epoch {kill}" if kill else "ran to the end"
             print(f"killed run: {what}; exit {status}; {first}; {seconds:.0f} s", flush=True)
-        same = outputs(straight, *KEPT) == outputs(killed, *KEPT)
-        names = sorted(outputs(killed, *KEPT))
+        resumed = outputs(killed, *KEPT)
+        same = outputs(straight, *KEPT) == resumed
+        names = sorted(resumed)
         print(f"killed {len(args.kill_after)} times, {total:.0f} s in all; {len(names)} output "
               f"files ({', '.join(names)}) identical to the uninterrupted run's: "
               f"{same}")  # fmt: skip
