@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from pipeline import streams
 from pipeline.artifacts import load_processed, rerun, save_samples
 from pipeline.datasets import SOURCES
 from pipeline.models import load_generator, sample_noise
@@ -71,7 +72,7 @@ def run(params: Params, ds: DatasetParams) -> None:
     data = load_processed(ds.name)
     train, shape = data.train, data.image_shape
     G = load_generator(paths.models / "generator_best.pt", ds.model, shape, rerun("train", ds.name))
-    rng = torch.Generator().manual_seed(params.seed)
+    rng = streams.generator(params.seed, "samples")
     samples = G(sample_noise(ds.model, ds.parzen.samples, rng, "cpu")).numpy()
     save_samples(ds.name, samples)
 

@@ -56,7 +56,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from tqdm import tqdm
 
-from pipeline import checkpoints, code, parzen_window
+from pipeline import checkpoints, code, parzen_window, streams
 from pipeline.artifacts import load_processed
 from pipeline.errors import Interrupted, PipelineError
 from pipeline.models import (
@@ -174,12 +174,16 @@ class Trainer:
         self.params, self.ds, self.device = params, ds, torch.device(device)
         check_precision(params.precision, self.device)
         self.image_shape = image_shape
-        torch.manual_seed(params.seed)  # initialisation and dropout masks
-        self.rng = torch.Generator(device=device).manual_seed(params.seed)  # batches and noise
+        seeds = streams.seeds(params.seed)  # one independent stream per purpose
+        self.init = torch.Generator().manual_seed(seeds["init"])  # nets are built on the CPU
+        self.shuffle = torch.Generator(device=device).manual_seed(seeds["shuffle"])
+        self.noise_rng = torch.Generator(device=device).manual_seed(seeds["noise"])
+        torch.manual_seed(seeds["dropout"])  # the global generator: F.dropout's masks only
         self.data = train.to(device)
         self.stop: str | None = None  # set by a signal: stop at the end of the current step
         two_phase = ds.model.generator.extend is not None
-        self.G = Generator(ds.model, image_shape, extended=not two_phase).to(device)
+        with streams.drawing_from(self.init):
+            self.G = Generator(ds.model, image_shape, extended=not two_phase).to(device)
         self.G.init_output_bias(self.data.mean(0))
         self.phase = 0
         self.start_phase()
@@ -187,7 +191,8 @@ class Trainer:
     def start_phase(self) -> None:
         """A fresh discriminator and fresh optimisers (schedules from step 0) for the current G."""
         spec = self.ds.model
-        self.D = Discriminator(spec, self.image_shape).to(self.device)
+        with streams.drawing_from(self.init):
+            self.D = Discriminator(spec, self.image_shape).to(self.device)
         constrained_g, constrained_d = constrained_weights(self.G), constrained_weights(self.D)
         self.opt_g = Momentum(
             list(self.G.parameters()), self.ds.train, spec.max_col_norm, constrained_g
@@ -199,7 +204,8 @@ class Trainer:
 
     def extend_generator(self) -> None:
         """TFD's second phase: new layers in front of the pretrained G, then a fresh D."""
-        self.G = self.G.extended(self.ds.model, self.image_shape)
+        with streams.drawing_from(self.init):
+            self.G = self.G.extended(self.ds.model, self.image_shape)
         self.phase += 1
         self.start_phase()
 
@@ -213,7 +219,9 @@ class Trainer:
             "opt_g": self.opt_g.state_dict(),
             "opt_d": self.opt_d.state_dict(),
             "d_steps": self.d_steps,
-            "rng": self.rng.get_state(),
+            "init": self.init.get_state(),
+            "shuffle": self.shuffle.get_state(),
+            "noise": self.noise_rng.get_state(),
             "torch_rng": torch.get_rng_state(),
             "cuda_rng": torch.cuda.get_rng_state(self.device) if cuda else None,
         }
@@ -226,13 +234,15 @@ class Trainer:
         self.opt_g.load_state_dict(state["opt_g"])
         self.opt_d.load_state_dict(state["opt_d"])
         self.d_steps = state["d_steps"]
-        self.rng.set_state(state["rng"])
+        self.init.set_state(state["init"])
+        self.shuffle.set_state(state["shuffle"])
+        self.noise_rng.set_state(state["noise"])
         torch.set_rng_state(state["torch_rng"])
         if state["cuda_rng"] is not None:
             torch.cuda.set_rng_state(state["cuda_rng"], self.device)
 
     def noise(self, n: int) -> Tensor:
-        return sample_noise(self.ds.model, n, self.rng, self.device)
+        return sample_noise(self.ds.model, n, self.noise_rng, self.device)
 
     def epoch(self, epoch: int, progress: bool = False) -> dict[str, float]:
         """One pass of D over the training set; returns the epoch's mean losses and accuracies.
@@ -242,7 +252,7 @@ class Trainer:
         m = momentum_at(epoch, self.ds.train)
         B = self.ds.train.batch_size
         n_batches = len(self.data) // B
-        perm = torch.randperm(len(self.data), generator=self.rng, device=self.device)
+        perm = torch.randperm(len(self.data), generator=self.shuffle, device=self.device)
         G_params, D_params = self.opt_g.tensors, self.opt_d.tensors
         self.G.train()
         self.D.train()
@@ -306,10 +316,11 @@ class Trainer:
         }
 
     @torch.no_grad()
-    def samples(self, n: int, seed: int) -> Tensor:
-        """n samples of G without dropout, from noise fixed by `seed` (same z at every eval)."""
+    def samples(self, n: int) -> Tensor:
+        """n samples of G without dropout, from the `eval` stream's first draws (the same z at
+        every validation score)."""
         self.G.eval()
-        rng = torch.Generator(device=self.device).manual_seed(seed)
+        rng = streams.generator(self.params.seed, "eval", self.device)
         return self.G(sample_noise(self.ds.model, n, rng, self.device))
 
 
@@ -492,7 +503,7 @@ def run(params: Params, ds: DatasetParams, fresh: bool = False) -> None:
                     stats = {"phase": phase, **trainer.epoch(epoch, progress=True)}
                     stats["epoch_seconds"] = time.perf_counter() - tick
                     if epoch % ds.train.eval_every == 0 or epoch == epochs:
-                        samples = trainer.samples(ds.parzen.samples, seed=params.seed + 1)
+                        samples = trainer.samples(ds.parzen.samples)
                         chosen = parzen_window.select_sigma(valid, samples, ds.parzen)
                         stats["valid_parzen"] = float(chosen.valid_ll.max())
                         stats["valid_sigma"] = chosen.sigma

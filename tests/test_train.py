@@ -8,6 +8,7 @@ import math
 import pytest
 import torch
 
+from pipeline import streams
 from pipeline.errors import PipelineError
 from pipeline.train import (
     Momentum,
@@ -82,15 +83,16 @@ def test_k1_simultaneous_update_shares_one_forward_pass(tiny, data):
     one_batch = data[:100]
     trainer = Trainer(tiny, ds, one_batch, "cpu", (28, 28))
     G, D = copy.deepcopy(trainer.G), copy.deepcopy(trainer.D)
-    rng_state, torch_state = trainer.rng.get_state(), torch.get_rng_state()
+    states = trainer.shuffle.get_state(), trainer.noise_rng.get_state(), torch.get_rng_state()
     trainer.epoch(1)
 
     # replay the same random draws by hand
-    rng = torch.Generator().manual_seed(0)
-    rng.set_state(rng_state)
-    torch.set_rng_state(torch_state)
-    perm = torch.randperm(100, generator=rng)
-    z = (2 * torch.rand(100, 100, generator=rng) - 1) * math.sqrt(3)
+    shuffle, noise = torch.Generator(), torch.Generator()
+    shuffle.set_state(states[0])
+    noise.set_state(states[1])
+    torch.set_rng_state(states[2])
+    perm = torch.randperm(100, generator=shuffle)
+    z = (2 * torch.rand(100, 100, generator=noise) - 1) * math.sqrt(3)
     fake = G(z)
     real_logit, fake_logit = D(one_batch[perm]), D(fake)
     grads_d = torch.autograd.grad(
@@ -155,3 +157,32 @@ def test_bf16_without_hardware_support_is_refused(tiny, data, monkeypatch):
     params = dataclasses.replace(tiny, precision="bf16")
     with pytest.raises(PipelineError, match="'precision' is 'bf16' but cpu has no bfloat16"):
         Trainer(params, params.dataset("mnist"), data, "cpu", (28, 28))
+
+
+def test_the_seed_gives_each_purpose_its_own_stream(tiny, data):
+    """Init, dropout, shuffle, noise, eval and sample draws come from independent streams of the
+    one seed: no stream repeats another's numbers (before, epoch 1's noise reused the uniforms
+    that had initialised G's weights), and another seed changes them all."""
+    draws = {p: torch.randint(2**62, (1000,), generator=streams.generator(2, p)) for p in
+             streams.PURPOSES}  # fmt: skip
+    values = torch.cat(list(draws.values()))
+    assert len(values.unique()) == len(values)
+    other = {p: torch.randint(2**62, (1000,), generator=streams.generator(3, p)) for p in
+             streams.PURPOSES}  # fmt: skip
+    assert all(not torch.equal(draws[p], other[p]) for p in streams.PURPOSES)
+
+    trainer = Trainer(tiny, tiny.dataset("mnist"), data, "cpu", (28, 28))
+    seed = tiny.seed
+    for purpose, used in (("shuffle", trainer.shuffle), ("noise", trainer.noise_rng)):
+        assert torch.equal(used.get_state(), streams.generator(seed, purpose).get_state())
+    # building G and D drew from the init stream only: the global one is where dropout starts
+    assert torch.equal(torch.get_rng_state(), streams.generator(seed, "dropout").get_state())
+
+
+def test_building_a_net_does_not_move_the_dropout_stream(tiny, data):
+    """TFD's second phase builds new layers and a fresh D mid-run from the init stream; the
+    dropout masks that follow are those the run would draw without it."""
+    trainer = Trainer(tiny, tiny.dataset("mnist"), data, "cpu", (28, 28))
+    before = torch.get_rng_state()
+    trainer.start_phase()
+    assert torch.equal(torch.get_rng_state(), before)
