@@ -41,11 +41,11 @@ from bench.kernels import record_step, replay_rate, sync, warmed_trainer
 from bench.naive import NaiveGAN
 from pipeline import params as P
 from pipeline import parzen_window as parzen
+from pipeline.adversarial import check_precision
 from pipeline.artifacts import load_processed
 from pipeline.datasets import SOURCES
 from pipeline.errors import PipelineError
 from pipeline.paths import Paths
-from pipeline.train import check_precision
 
 NETS = ("mnist", "lfw", "cifar10_fc", "cifar10_conv")
 

@@ -18,8 +18,8 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_map
 from torch.utils.flop_counter import FlopCounterMode
 
+from pipeline.adversarial import Trainer
 from pipeline.params import DatasetParams, Params
-from pipeline.train import Trainer
 
 aten = torch.ops.aten
 PRODUCTS = {
@@ -56,7 +56,7 @@ class _Recorder(TorchDispatchMode):
 def warmed_trainer(params: Params, ds: DatasetParams, data: Tensor, device, image_shape) -> Trainer:
     """A Trainer on `data` (on `device`) after one warm-up step on its first minibatch, so that
     first-call costs stay out of what is timed or profiled next."""
-    trainer = Trainer(params, ds, data[: ds.train.batch_size], device, image_shape)
+    trainer = Trainer(params, ds, data[: ds.train.batch_size], device, image_shape, seed=0)
     trainer.epoch(1)
     trainer.data = data.to(trainer.device)
     return trainer

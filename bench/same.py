@@ -7,8 +7,8 @@ scratch directories: once with `pipeline/` as committed at `--base`, once with t
 Both read this checkout's data/raw/ (run `dvc repro download` first) and the same small
 configuration of params.yaml (the tests' one: a few hundred images, narrow nets, 2 epochs, but
 every dataset's real layers and code paths). Prints each output file that differs (wall times
-and the code version in train's run record aside; keys of train's metrics.json that only one
-side writes are listed, not counted) and exits 1 if any does. A commit that changes a stage's
+and the code version in train's run record aside; keys of train.json that only one side
+writes are listed, not counted) and exits 1 if any does. A commit that changes a stage's
 code without changing what it computes names this check before `dvc commit` of that stage.
 """
 
@@ -62,8 +62,9 @@ def run(where: Path, datasets: list[str]) -> None:
 
 
 def outputs(where: Path, tops=OUTPUTS, ignored=IGNORED) -> dict[str, object]:
-    """Every file under `tops` of `where`, by path: its bytes, or for train's metrics.json its
-    keys but the `ignored` ones (wall times, the code version)."""
+    """Every file under `tops` of `where`, by path: its bytes, or for train's run record
+    (train.json) its keys and each seed's but the `ignored` ones (wall times, the code
+    version)."""
     files: dict[str, object] = {
         str(p.relative_to(where)): p.read_bytes()
         for top in tops
@@ -71,13 +72,16 @@ def outputs(where: Path, tops=OUTPUTS, ignored=IGNORED) -> dict[str, object]:
         if p.is_file()
     }
     for name, data in files.items():
-        if name.endswith("train/metrics.json"):
-            files[name] = {k: v for k, v in json.loads(data).items() if k not in ignored}
+        if name.endswith("train.json"):
+            record = {k: v for k, v in json.loads(data).items() if k not in ignored}
+            record["seeds"] = {seed: {k: v for k, v in run.items() if k not in ignored}
+                               for seed, run in record.get("seeds", {}).items()}  # fmt: skip
+            files[name] = record
     return files
 
 
 def only_in_one(a: dict, b: dict) -> tuple[dict, dict]:
-    """Drop from train's metrics.json the keys that only one side writes; say which."""
+    """Drop from train's run record the keys that only one side writes; say which."""
     for name in a.keys() & b.keys():
         if isinstance(a[name], dict) and isinstance(b[name], dict):
             extra = a[name].keys() ^ b[name].keys()

@@ -3,9 +3,10 @@
 - the provenance record (download → preprocess): which copy of the files was fetched; its note
   says how the data differ from the paper's and follows them into every result;
 - the processed arrays (preprocess → train, sample, parzen): one .npz per dataset;
-- the samples (sample → parzen): m draws from the selected generator, one .npy;
-- the run record and the scores (train, parzen → table, figures): JSON metrics. Each carries the
-  run that made it, so the captions never go back to params.yaml.
+- the samples (sample → parzen): m draws from each seed's selected generator, one .npy a seed;
+- the run record and the scores (train → sample, parzen → table, figures): JSON metrics, every
+  seed's beside the summary over seeds. Each carries the run that made it, so the captions never
+  go back to params.yaml.
 
 The generator checkpoints (train → sample) are read beside the ``Generator`` they restore
 (models.py). A reader given a missing, truncated or partial file raises one error naming it and
@@ -95,21 +96,23 @@ def load_processed(dataset: str) -> Processed:
     return Processed(_load_array_file(path, "-f preprocess", dataset, _read_npz))
 
 
-def save_samples(dataset: str, samples: np.ndarray) -> None:
-    with atomic_path(Paths(dataset).samples) as tmp, open(tmp, "wb") as f:
+def save_samples(dataset: str, seed: int, samples: np.ndarray) -> None:
+    with atomic_path(Paths(dataset).seed_samples(seed)) as tmp, open(tmp, "wb") as f:
         np.save(f, samples)
 
 
-def load_samples(dataset: str) -> np.ndarray:
-    path = Paths(dataset).samples
+def load_samples(dataset: str, seed: int) -> np.ndarray:
+    path = Paths(dataset).seed_samples(seed)
     return _load_array_file(path, "sample", dataset, lambda p: np.load(p, allow_pickle=False))
 
 
-# what train records of its run in metrics/datasets/<dataset>/train/metrics.json
-RUN_KEYS = ("k", "update", "generator_loss", "seed", "precision", "schedule", "phases",
-            "epochs", "best_epoch", "device", "code")  # fmt: skip
-# what parzen writes in metrics/datasets/<dataset>/parzen.json (n_folds: with folds only)
-PARZEN_KEYS = ("test_ll", "test_se", "training_set", "n_samples")
+# what train records of its run in metrics/datasets/<dataset>/train.json; "seeds" maps each
+# seed to its summary (best_epoch, best_valid_parzen, collapsed, collapse_epoch, ...)
+RUN_KEYS = ("k", "update", "generator_loss", "precision", "schedule", "phases", "epochs",
+            "device", "code", "seeds")  # fmt: skip
+# what parzen writes in metrics/datasets/<dataset>/parzen.json: the score over surviving seeds,
+# the reference, and "seeds", each seed's own score
+PARZEN_KEYS = ("test_ll", "test_se", "training_set", "n_samples", "seeds", "survived")
 
 
 def read_json(path: Path, stage: str, keys: tuple[str, ...]) -> dict:
@@ -129,8 +132,22 @@ def read_json(path: Path, stage: str, keys: tuple[str, ...]) -> dict:
 
 
 def read_run(dataset: str) -> dict:
-    """The run record of `dataset`'s training: k, update, seed, schedule, epochs, device, ..."""
-    return read_json(Paths(dataset).train_log / "metrics.json", f"train@{dataset}", RUN_KEYS)
+    """The run record of `dataset`'s training: k, update, schedule, epochs, device, seeds, ..."""
+    return read_json(Paths(dataset).train_record, f"train@{dataset}", RUN_KEYS)
+
+
+def survivors(run: dict) -> list[int]:
+    """The seeds of a run record that did not collapse, in params order."""
+    return [int(s) for s, r in run["seeds"].items() if not r["collapsed"]]
+
+
+def shown_seed(run: dict) -> int:
+    """The seed whose samples the figures show: of the surviving seeds (all, if every one
+    collapsed), the one with the median best validation score (the lower one of the middle two)
+    — a typical run, chosen without the test set."""
+    alive = survivors(run) or [int(s) for s in run["seeds"]]
+    ranked = sorted(alive, key=lambda s: run["seeds"][str(s)]["best_valid_parzen"])
+    return ranked[(len(ranked) - 1) // 2]
 
 
 def read_parzen(dataset: str) -> dict:

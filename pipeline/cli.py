@@ -68,14 +68,19 @@ def train(
     dataset: str = DATASET,
     params: Path = PARAMS,
     fresh: bool = typer.Option(
-        False, "--fresh", help="ignore the dataset's checkpoint in checkpoints/ and start over"
+        False, "--fresh", help="ignore the seeds' checkpoints in checkpoints/ and start over"
     ),
+    seed: int | None = typer.Option(
+        None, "--seed", help="train only this seed of the section's `seeds` (a worker's job)"
+    ),
+    threads: int | None = typer.Option(None, "--threads", min=1, help="torch threads"),
 ) -> None:
-    """Train G and D with Algorithm 1 (k, update, generator_loss from params.yaml); resumes from
-    the dataset's folder in checkpoints/ when params, data and code match."""
+    """Train G and D with Algorithm 1 (k, update, generator_loss from params.yaml), one run per
+    seed of the section's `seeds`, side by side where the CPU allows; each resumes from its
+    folder in checkpoints/ when params, data and code match."""
     from pipeline import train as stage
 
-    _stage(stage.run, params, dataset, fresh=fresh)
+    _stage(stage.run, params, dataset, fresh=fresh, seed=seed, threads=threads)
 
 
 @app.command()

@@ -53,9 +53,28 @@ def closure(module: str) -> list[str]:
     return sorted(str(p.relative_to(ROOT)) for p in seen.values())
 
 
-def version(module: str) -> str:
-    """md5 over the contents of `module`'s closure: changes when any file of it does."""
+def _without_docstrings(tree: ast.Module) -> ast.Module:
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if (
+            isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
+            and body
+            and isinstance(body[0], ast.Expr)
+            and isinstance(body[0].value, ast.Constant)
+            and isinstance(body[0].value.value, str)
+        ):
+            node.body = body[1:] or [ast.Pass()]
+    return tree
+
+
+def version(module: str, exclude: frozenset[str] = frozenset()) -> str:
+    """md5 over the code of `module`'s closure, less the paths in `exclude`: over each file's
+    syntax tree without docstrings, so that comments, docstrings and layout do not change it
+    and any change to what the code does does."""
     digest = hashlib.md5()
     for name in closure(module):
-        digest.update(name.encode() + b"\0" + (ROOT / name).read_bytes() + b"\0")
+        if name in exclude:
+            continue
+        tree = _without_docstrings(ast.parse((ROOT / name).read_text(), name))
+        digest.update(name.encode() + b"\0" + ast.dump(tree).encode() + b"\0")
     return digest.hexdigest()

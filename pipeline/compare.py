@@ -4,8 +4,9 @@
 their shortest unique suffix, so that the names change with what was run). This reads the same
 experiments from DVC (``Repo.experiments.show``: the workspace, each commit and its experiments)
 and keeps what a comparison needs: the experiment, the params in which it differs from its
-commit, and per dataset it ran the test log-likelihood ± SE, the chosen σ, the best epoch and
-the training time. Not a stage: it reads experiments.
+commit, and per dataset it ran the test log-likelihood ± SE (over the seeds that did not
+collapse), their standard deviation, how many seeds ran and collapsed, and the training time.
+Not a stage: it reads experiments.
 """
 
 from __future__ import annotations
@@ -18,11 +19,12 @@ import pandas as pd
 from pipeline.datasets import SECTIONS
 
 SCORES = {  # column -> (file under metrics/datasets/<dataset>/, key)
-    "test LL": ("parzen.json", "test_ll"),
+    "test LL": ("parzen.json", "test_ll"),  # one seed: its own; several: the survivors' mean
     "± SE": ("parzen.json", "test_se"),
-    "σ": ("parzen.json", "sigma"),
-    "best epoch": ("train/metrics.json", "best_epoch"),
-    "train s": ("train/metrics.json", "train_seconds"),
+    "SD over seeds": ("parzen.json", "seed_std"),
+    "seeds": ("parzen.json", "n_seeds"),
+    "collapsed": ("parzen.json", "collapsed"),
+    "train s": ("train.json", "train_seconds"),
 }
 
 
@@ -103,8 +105,8 @@ def table(runs: list[Run]) -> pd.DataFrame:
 
 
 def _fmt(value) -> str:
-    """Numbers to about 4 digits, whole ones as integers; a missing value (σ under TFD's
-    protocol, one per fold) as "—"."""
+    """Numbers to about 4 digits, whole ones as integers; a missing value (the SD of one seed)
+    as "—"."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "—"
     if isinstance(value, float) and value.is_integer() and abs(value) >= 1:

@@ -6,14 +6,14 @@ samples and the nearest training example of the fifth); the LFW stand-in sits wh
 Every dataset with a panel and a score is shown, so an experiment that ran only some datasets
 keeps the others' committed panels; each panel's caption says which run produced it (schedule,
 epochs, seed, k, update, precision, from train's run record) and how its data differ from the
-paper's.
+paper's. With several seeds a panel shows the typical one (artifacts.shown_seed).
 """
 
 from __future__ import annotations
 
 import textwrap
 
-from pipeline.artifacts import read_parzen, read_run, scored
+from pipeline.artifacts import read_parzen, read_run, scored, shown_seed
 from pipeline.datasets import SECTIONS
 from pipeline.errors import PipelineError
 from pipeline.paths import FIGURE2, Paths, atomic_path
@@ -26,9 +26,12 @@ def caption(name: str) -> str:
     """The run behind a panel, how its data differ from the paper's, and how its config departs
     from the release."""
     run, score = read_run(name), read_parzen(name)
+    seed = shown_seed(run)
+    alive = f", the median of {score['survived']} surviving" if score["n_seeds"] > 1 else ""
     lines = [
-        f"{run['schedule']} schedule, epoch {run['best_epoch']} of {run['epochs']}",
-        f"seed {run['seed']}, k = {run['k']}, {run['update']} update, {run['precision']}",
+        f"{run['schedule']} schedule, epoch {run['seeds'][str(seed)]['best_epoch']} of "
+        f"{run['epochs']}",
+        f"seed {seed}{alive}, k = {run['k']}, {run['update']} update, {run['precision']}",
         score.get("note", ""),
         score.get("deviation", ""),
     ]

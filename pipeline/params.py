@@ -19,6 +19,8 @@ from typing import Any
 
 import yaml
 
+from pipeline import collapse
+from pipeline.collapse import CollapseSpec
 from pipeline.datasets import SOURCES
 from pipeline.errors import PipelineError
 
@@ -156,6 +158,7 @@ class TrainSpec:
     momentum: tuple[float, float]  # (initial, final)
     momentum_epochs: int  # epoch at which the final momentum is reached
     eval_every: int  # epochs between validation Parzen scores
+    collapse: CollapseSpec | None  # when a run counts as collapsed and stops (None: never)
 
     def schedule(self, name: str) -> tuple[int, ...]:
         """Epochs per phase under schedule "paper" or "cpu"."""
@@ -179,6 +182,7 @@ class DatasetParams:
     model: ModelSpec
     train: TrainSpec
     parzen: ParzenSpec
+    seeds: tuple[int, ...]  # one run per seed (independent streams, pipeline/streams.py)
     deviation: str | None = None  # how the section departs from the released config, if it does
 
     @property
@@ -192,12 +196,12 @@ class Params:
     k: int  # discriminator steps per generator step (Algorithm 1)
     update: str
     generator_loss: str
-    seed: int
     device: str
     schedule: str  # "paper" | "cpu" | "auto" (paper on CUDA, cpu otherwise)
     precision: str  # "fp32" (the paper's arithmetic) | "bf16" (autocast matmuls and convs)
     datasets: tuple[str, ...]
     by_name: dict[str, DatasetParams]
+    file: Path = Path("params.yaml")  # where they were read from
 
     def dataset(self, name: str) -> DatasetParams:
         if name not in self.by_name:
@@ -455,6 +459,7 @@ def _dataset(name: str, r: _Reader) -> DatasetParams:
         momentum=(momentum[0], momentum[1]),
         momentum_epochs=t.integer("momentum_epochs"),
         eval_every=t.integer("eval_every"),
+        collapse=None if t.is_null("collapse") else collapse.parse(t.sub("collapse")),
     )
     if isinstance(split, Split) and train.batch_size > split.train[1] - split.train[0]:
         raise t.fail("batch_size", train.batch_size, "at most the number of training rows")
@@ -480,8 +485,11 @@ def _dataset(name: str, r: _Reader) -> DatasetParams:
         raise p.fail("samples", parzen.samples, f"at most {most:,} (with batch {parzen.batch}, "
                      f"{source.dim}-d samples must fit in half of {memory_bytes() / 2**30:.0f} GiB"
                      " of memory)")  # fmt: skip
+    seeds = r.int_list("seeds", minimum=0)
+    if len(set(seeds)) < len(seeds) or max(seeds) > SEED_MAX:
+        raise r.fail("seeds", list(seeds), f"distinct integers in [0, {SEED_MAX}]")
     deviation = r.text_or_null("deviation")
-    return DatasetParams(name, source.name, split, model, train, parzen, deviation)
+    return DatasetParams(name, source.name, split, model, train, parzen, seeds, deviation)
 
 
 def load(path: str | Path = "params.yaml", datasets: list[str] | None = None) -> Params:
@@ -507,12 +515,12 @@ def load(path: str | Path = "params.yaml", datasets: list[str] | None = None) ->
         k=r.integer("k"),
         update=r.choice("update", UPDATES),
         generator_loss=r.choice("generator_loss", GENERATOR_LOSSES),
-        seed=r.integer("seed", minimum=0, maximum=SEED_MAX),
         device=r.choice("device", DEVICES),
         schedule=r.choice("schedule", SCHEDULES),
         precision=r.choice("precision", PRECISIONS),
         datasets=tuple(names),
         by_name={n: _dataset(n, r.sub(n)) for n in sections},
+        file=file,
     )
     r.check_unknown()
     return params

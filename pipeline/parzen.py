@@ -9,8 +9,11 @@ test log-likelihood (recipe, "The Parzen-window evaluation"):
   its test split; reported as the mean over folds +- the standard error across folds,
   std(fold means)/sqrt(F) with the population std as parzen_ll.py uses, and every fold's numbers.
 
-Writes the numbers as DVC metrics and the sigma-vs-validation-LL curve as a DVC plot. Two
-diagnostics sit beside the paper's number (they never replace it), computed the same way:
+Every seed's samples are scored so; Table 1's number is the mean over the seeds that did not
+collapse (train's run record), with their standard deviation, and each seed's score is kept
+beside it (``seeds``). Writes the numbers as DVC metrics and each seed's sigma-vs-validation-LL
+curve as a DVC plot. Two diagnostics sit beside the paper's number (they never replace it),
+computed the same way:
 - ``fine_sigma``: a 10x finer grid over the same range, to show how much of the score depends on
   the grid's resolution;
 - ``training_set``: the first m training images used as the "samples" (Theis, van den Oord &
@@ -21,15 +24,16 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from pipeline.artifacts import load_processed, load_samples
+from pipeline.artifacts import Processed, load_processed, load_samples, read_run, survivors
 from pipeline.params import DatasetParams, Params, ParzenSpec
 from pipeline.parzen_window import log_likelihood, mean_and_se, select_sigma, sigmas
-from pipeline.paths import Paths, write_text
+from pipeline.paths import Paths, atomic_dir, write_text
 
 
 def score(samples: Tensor, valid: Tensor, test: Tensor, spec: ParzenSpec, grid):
@@ -56,55 +60,92 @@ def across_folds(scores: list[dict]) -> dict:
     }
 
 
-def evaluate_fold(samples: Tensor, memorised: Tensor, valid: Tensor, test: Tensor, spec):
-    """The paper's score, the fine-grid and training-set diagnostics, and the validation curve."""
-    grid = sigmas(spec)
-    fine = np.logspace(*spec.sigma_range, 10 * (spec.sigma_num - 1) + 1)
-    paper, curve = score(samples, valid, test, spec, grid)
-    finer, _ = score(samples, valid, test, spec, fine)
-    reference, _ = score(memorised, valid, test, spec, grid)
-    fold = {**paper, "n_test": len(test), "n_valid": len(valid)}
-    return fold, finer, reference, curve
+def evaluate_fold(samples: Tensor, valid: Tensor, test: Tensor, spec: ParzenSpec, fine: bool):
+    """The paper's score, the fine-grid diagnostic (when `fine`), and the validation curve."""
+    paper, curve = score(samples, valid, test, spec, sigmas(spec))
+    finer = None
+    if fine:
+        grid = np.logspace(*spec.sigma_range, 10 * (spec.sigma_num - 1) + 1)
+        finer, _ = score(samples, valid, test, spec, grid)
+    return {**paper, "n_test": len(test), "n_valid": len(valid)}, finer, curve
+
+
+def evaluate(samples: Tensor, data: Processed, ds: DatasetParams, fine: bool = True):
+    """`samples` scored by the dataset's protocol (one fold, or TFD's folds), with the fine-grid
+    diagnostic when `fine`; and the validation curve of every fold."""
+    results = [
+        evaluate_fold(
+            samples,
+            torch.from_numpy(data.valid(f)[: ds.parzen.valid]),
+            torch.from_numpy(data.test(f)),
+            ds.parzen,
+            fine,
+        )
+        for f in range(ds.folds)
+    ]
+    folds, finer, curves = (list(part) for part in zip(*results, strict=True))
+    if ds.folds == 1:
+        result = {**folds[0], **({"fine_sigma": finer[0]} if fine else {})}
+    else:
+        result = {**across_folds(folds), "folds": folds}
+        if fine:
+            result["fine_sigma"] = {**across_folds(finer), "sigma": [s["sigma"] for s in finer]}
+        else:
+            result["sigma"] = [s["sigma"] for s in folds]
+    return result, curves
+
+
+def over_seeds(scores: dict[str, dict], alive: list[int]) -> dict:
+    """Table 1's number from the surviving seeds: one seed, its test LL +- SE; several, their
+    mean, their standard deviation (ddof 1, `seed_std`) and the standard error of the mean
+    (`test_se` = seed_std / sqrt(n)); none, nulls."""
+    lls = np.array([scores[str(s)]["test_ll"] for s in alive])
+    if len(lls) == 0:
+        return {"test_ll": None, "test_se": None, "seed_std": None}
+    if len(lls) == 1:
+        return {"test_ll": float(lls[0]), "test_se": scores[str(alive[0])]["test_se"],
+                "seed_std": None}  # fmt: skip
+    std = float(lls.std(ddof=1))
+    return {"test_ll": float(lls.mean()), "test_se": std / math.sqrt(len(lls)), "seed_std": std}
+
+
+def write_curve(path: Path, grid: np.ndarray, curves: list[np.ndarray]) -> None:
+    """sigma, the validation LL (mean over folds) and, with folds, each fold's."""
+    mean_curve = np.mean(curves, axis=0)
+    folds = len(curves)
+    header = "sigma,valid_ll" + "".join(f",fold_{f}" for f in range(folds) if folds > 1)
+    rows = []
+    for i, s in enumerate(grid):
+        per_fold = "".join(f",{c[i]:.6f}" for c in curves) if folds > 1 else ""
+        rows.append(f"{s:.6g},{mean_curve[i]:.6f}{per_fold}\n")
+    write_text(path, header + "\n" + "".join(rows))
 
 
 def run(params: Params, ds: DatasetParams) -> None:
     paths = Paths(ds.name)
     data = load_processed(ds.name)
-    samples = torch.from_numpy(load_samples(ds.name))
+    trained = read_run(ds.name)
+    alive = [s for s in survivors(trained) if s in ds.seeds]
+    scores, curves = {}, {}
+    for seed in ds.seeds:
+        samples = torch.from_numpy(load_samples(ds.name, seed))
+        result, curves[seed] = evaluate(samples, data, ds)
+        scores[str(seed)] = {**result, "collapsed": seed not in alive}
     memorised = torch.from_numpy(data.train[: len(samples)])
-    results = [
-        evaluate_fold(
-            samples,
-            memorised,
-            torch.from_numpy(data.valid(f)[: ds.parzen.valid]),
-            torch.from_numpy(data.test(f)),
-            ds.parzen,
-        )
-        for f in range(ds.folds)
-    ]
-    folds, finer, reference, curves = (list(part) for part in zip(*results, strict=True))
-    note = data.note
-    if ds.folds == 1:
-        result = {**folds[0], "fine_sigma": finer[0], "training_set": reference[0]}
-    else:
-        result = {
-            **across_folds(folds),
-            "folds": folds,
-            "fine_sigma": {**across_folds(finer), "sigma": [s["sigma"] for s in finer]},
-            "training_set": {
-                **across_folds(reference),
-                "sigma": [s["sigma"] for s in reference],
-            },
-        }
-    result.update(n_samples=len(samples), n_folds=ds.folds, note=note)
-    if ds.deviation:
-        result["deviation"] = ds.deviation
-    grid = sigmas(ds.parzen)
-    mean_curve = np.mean(curves, axis=0)
-    header = "sigma,valid_ll" + "".join(f",fold_{f}" for f in range(ds.folds) if ds.folds > 1)
-    rows = []
-    for i, s in enumerate(grid):
-        per_fold = "".join(f",{c[i]:.6f}" for c in curves) if ds.folds > 1 else ""
-        rows.append(f"{s:.6g},{mean_curve[i]:.6f}{per_fold}\n")
-    write_text(paths.parzen_curve, header + "\n" + "".join(rows))
-    write_text(paths.parzen, json.dumps(result, indent=2) + "\n")
+    reference, _ = evaluate(memorised, data, ds, fine=False)
+    summary = {
+        **over_seeds(scores, alive),
+        "n_seeds": len(ds.seeds),
+        "survived": len(alive),
+        "collapsed": len(ds.seeds) - len(alive),
+        "training_set": reference,
+        "n_samples": len(samples),
+        "n_folds": ds.folds,
+        "note": data.note,
+        **({"deviation": ds.deviation} if ds.deviation else {}),
+        "seeds": scores,
+    }
+    with atomic_dir(paths.parzen_curves) as folder:
+        for seed, seed_curves in curves.items():
+            write_curve(folder / f"seed-{seed}.csv", sigmas(ds.parzen), seed_curves)
+    write_text(paths.parzen, json.dumps(summary, indent=2) + "\n")

@@ -30,28 +30,41 @@ class Paths:
         return self.root / "models" / self.dataset
 
     @property
-    def samples(self) -> Path:
-        return self.root / "data" / "samples" / f"{self.dataset}.npy"
+    def samples(self) -> Path:  # seed-<n>.npy: m samples of each seed's selected generator
+        return self.root / "data" / "samples" / self.dataset
+
+    def seed_samples(self, seed: int) -> Path:
+        return self.samples / f"seed-{seed}.npy"
+
+    def seed_models(self, seed: int) -> Path:
+        return self.models / f"seed-{seed}"
 
     @property
     def metrics(self) -> Path:
         return self.root / "metrics" / "datasets" / self.dataset
 
     @property
-    def train_log(self) -> Path:  # dvclive directory: metrics.json + plots/metrics/*.tsv
+    def train_log(self) -> Path:  # seed-<n>/<metric>.tsv: each seed's log, epoch by epoch
         return self.metrics / "train"
+
+    @property
+    def train_record(self) -> Path:  # the run record: params, code, every seed's summary
+        return self.metrics / "train.json"
 
     @property
     def checkpoints(self) -> Path:  # train's resume state; kept across runs, never a DVC out
         return self.root / "checkpoints" / self.dataset
+
+    def seed_checkpoints(self, seed: int) -> Path:
+        return self.checkpoints / f"seed-{seed}"
 
     @property
     def parzen(self) -> Path:
         return self.metrics / "parzen.json"
 
     @property
-    def parzen_curve(self) -> Path:
-        return self.metrics / "parzen_sigma.csv"
+    def parzen_curves(self) -> Path:  # seed-<n>.csv: validation LL against sigma, per seed
+        return self.metrics / "parzen_sigma"
 
     @property
     def figures(self) -> Path:  # this dataset's panel of Figure 2, and Figure 3

@@ -11,6 +11,8 @@ lacks the outputs (an upstream DVC bug); this does not. Not a stage: it reads th
 from __future__ import annotations
 
 import json
+import math
+import os
 from dataclasses import dataclass
 
 from pipeline import params as P
@@ -25,12 +27,12 @@ class Step:
 
 
 def epoch_seconds(dataset: str) -> tuple[float, str] | None:
-    """Mean seconds per epoch of the committed run, and its device."""
-    path = Paths(dataset).train_log / "metrics.json"
+    """Mean seconds per epoch of one seed in the committed run, and its device."""
+    path = Paths(dataset).train_record
     if not path.is_file():
         return None
     run = json.loads(path.read_text())
-    epochs = run.get("epochs") or run.get("step", 0) + 1
+    epochs = sum(seed.get("epochs_run", 0) for seed in run.get("seeds", {}).values())
     if "train_seconds" not in run or not epochs:
         return None
     return run["train_seconds"] / epochs, run.get("device", "?")
@@ -40,13 +42,18 @@ def estimate(stage: str, params: P.Params, cuda: bool) -> str:
     name, _, dataset = stage.partition("@")
     if name != "train" or dataset not in params.by_name:
         return ""
-    epochs = sum(params.dataset(dataset).train.schedule(params.resolved_schedule(cuda)))
+    ds = params.dataset(dataset)
+    epochs = sum(ds.train.schedule(params.resolved_schedule(cuda)))
+    seeds = len(ds.seeds)
+    at_once = 1 if cuda else min(seeds, os.cpu_count() or 1)  # train.share_cpu
+    runs = f"{seeds} seeds, {at_once} at a time" if seeds > 1 else "1 seed"
     measured = epoch_seconds(dataset)
     if measured is None:
-        return f"{epochs} epochs (no committed run to time them by)"
+        return f"{epochs} epochs × {runs} (no committed run to time them by)"
     seconds, device = measured
-    return (f"about {epochs * seconds / 60:.0f} min ({epochs} epochs × {seconds:.0f} s, "
-            f"as measured on {device})")  # fmt: skip
+    minutes = epochs * seconds * math.ceil(seeds / at_once) / 60
+    return (f"at most about {minutes:.0f} min ({epochs} epochs × {seconds:.0f} s, {runs}, "
+            f"as measured on {device}; a collapsed seed stops early)")  # fmt: skip
 
 
 def _why(changes: list) -> str:

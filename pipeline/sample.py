@@ -1,6 +1,9 @@
-"""Stage `sample`: draw from the selected generator; Figures 2 and 3 of the paper.
+"""Stage `sample`: draw from each seed's selected generator; Figures 2 and 3 of the paper.
 
-- m = ``parzen.samples`` samples (10,000) from G without dropout, saved for the Parzen stage.
+- m = ``parzen.samples`` samples (10,000) from each seed's G without dropout, on the seed's
+  ``samples`` stream (streams.py), saved for the Parzen stage.
+- The figures show one seed: the typical one, the surviving seed with the median best
+  validation score (artifacts.shown_seed), chosen without the test set.
 - Figure 2 (this dataset's panel): fair random samples (the first 20 draws, not cherry-picked)
   in 4 rows x 5 columns, and in a sixth column the training example nearest (squared Euclidean
   distance in the model's input space) to the sample in the fifth column, as the released figure
@@ -16,8 +19,9 @@ import numpy as np
 import torch
 
 from pipeline import streams
-from pipeline.artifacts import load_processed, rerun, save_samples
+from pipeline.artifacts import load_processed, read_run, rerun, save_samples, shown_seed
 from pipeline.datasets import SOURCES
+from pipeline.errors import PipelineError
 from pipeline.models import load_generator, sample_noise
 from pipeline.params import DatasetParams, Params
 from pipeline.paths import Paths, atomic_path
@@ -68,13 +72,30 @@ def save_png(path, image: np.ndarray, scale: int = 4) -> None:
 @torch.no_grad()
 def run(params: Params, ds: DatasetParams) -> None:
     paths = Paths(ds.name)
-    display = SOURCES[ds.source].display
     data = load_processed(ds.name)
     train, shape = data.train, data.image_shape
-    G = load_generator(paths.models / "generator_best.pt", ds.model, shape, rerun("train", ds.name))
-    rng = streams.generator(params.seed, "samples")
-    samples = G(sample_noise(ds.model, ds.parzen.samples, rng, "cpu")).numpy()
-    save_samples(ds.name, samples)
+    run = read_run(ds.name)
+    if sorted(run["seeds"], key=int) != sorted(map(str, ds.seeds), key=int):
+        raise PipelineError(
+            f"{Paths(ds.name).train_record}: trained seeds {sorted(map(int, run['seeds']))}, but "
+            f"params.yaml '{ds.name}.seeds' is {list(ds.seeds)}; {rerun('train', ds.name)}"
+        )
+    shown = shown_seed(run)
+    for seed in ds.seeds:
+        path = paths.seed_models(seed) / "generator_best.pt"
+        G = load_generator(path, ds.model, shape, rerun("train", ds.name))
+        rng = streams.generator(seed, "samples")
+        samples = G(sample_noise(ds.model, ds.parzen.samples, rng, "cpu")).numpy()
+        save_samples(ds.name, seed, samples)
+        if seed == shown:
+            draw_figures(G, samples, rng, train, shape, ds, paths)
+
+
+def draw_figures(G, samples: np.ndarray, rng: torch.Generator, train: np.ndarray,
+            shape: tuple[int, ...], ds: DatasetParams, paths: Paths) -> None:  # fmt: skip
+    """This dataset's Figure 2 panel and Figure 3 from one seed's G and samples; `rng` goes on
+    from the samples' draws."""
+    display = SOURCES[ds.source].display
 
     shown = samples[: ROWS * COLS].reshape(ROWS, COLS, -1)
     neighbours = train[nearest(shown[:, -1], train)]

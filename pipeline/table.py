@@ -5,9 +5,10 @@ Published rows: Parzen-window log-likelihood of the test set (MNIST: mean over t
 fills every Table 1 column whose dataset has results in metrics/datasets/ (MNIST; TFD when it was
 supplied and run; the LFW stand-in in its own column, TFD's protocol on LFW faces), each from its
 own run: an experiment that ran only some datasets keeps the others' committed columns, and every
-column says which run it comes from (seed, k, update, precision, schedule and epoch of the
-selected generator, read from train's run record, never from params.yaml) and how its data
-differ from the paper's.
+column says which run it comes from (seeds, k, update, precision and schedule, read from train's
+run record, never from params.yaml) and how its data differ from the paper's. With several
+seeds the cell is the mean ± standard deviation over the seeds that did not collapse, with the
+collapse count beside it, and a row per seed follows (test LL ± SE, σ, best epoch).
 """
 
 from __future__ import annotations
@@ -31,13 +32,32 @@ def _cell(score: dict) -> str:
     return f"{score['test_ll']:.1f} ± {score['test_se']:.1f}"
 
 
+def _ours(score: dict) -> str:
+    """Table 1's cell for this project: one seed, test LL ± SE; several, the surviving seeds'
+    mean ± standard deviation, with how many survived and how many collapsed."""
+    n, alive = score["n_seeds"], score["survived"]
+    if alive == 0:
+        return f"— (all {n} seeds collapsed)"
+    if n == 1:
+        return _cell(score)
+    spread = score["seed_std"] if alive > 1 else score["test_se"]
+    seeds = f"{alive} of {n} seeds; {n - alive} collapsed"
+    return f"{score['test_ll']:.1f} ± {spread:.1f} ({seeds})"
+
+
+def _seed_cell(score: dict, run: dict) -> str:
+    """One seed's test LL ± SE, σ, best epoch, and when it collapsed."""
+    collapsed = f", collapsed at epoch {run['collapse_epoch']}" if run["collapsed"] else ""
+    return f"{_cell(score)}, {_sigma(score)}, best epoch {run['best_epoch']}{collapsed}"
+
+
 def describe_run(name: str) -> str:
-    """ "<schedule> schedule, epoch <best> of <total>, seed s, k = k, <update> update, <precision>"
-    for a dataset's selected generator, from its run record."""
+    """ "<schedule> schedule, <n> epochs, seeds s0, s1, ..., k = k, <update> update,
+    <precision>" for a dataset's training, from its run record."""
     run = read_run(name)
-    return (f"{run['schedule']} schedule, epoch {run['best_epoch']} of {run['epochs']}, "
-            f"seed {run['seed']}, k = {run['k']}, {run['update']} update, "
-            f"{run['precision']}")  # fmt: skip
+    return (f"{run['schedule']} schedule, {run['epochs']} epochs, "
+            f"seed{'s' * (len(run['seeds']) > 1)} {', '.join(run['seeds'])}, k = {run['k']}, "
+            f"{run['update']} update, {run['precision']}")  # fmt: skip
 
 
 def _sigma(score: dict) -> str:
@@ -56,22 +76,31 @@ def build() -> pd.DataFrame:
     ]
     ours = {"model": "Adversarial nets (this project)", **empty}
     memorised = {"model": "Training images as samples (reference)", **empty}
+    per_seed: dict[str, dict] = {}  # seed -> row
     details, reference_details = [], []
     for name in (n for n in scored() if n in COLUMNS):
-        score = read_parzen(name)
+        score, run = read_parzen(name), read_run(name)
         column = COLUMNS[name]
-        ours[column] = _cell(score)
+        ours[column] = _ours(score)
         memorised[column] = _cell(score["training_set"])
-        folds = f"mean of {score['n_folds']} folds ± SE across folds, " if "folds" in score else ""
+        for seed, seed_score in score["seeds"].items():
+            row = per_seed.setdefault(seed, {"model": f"… seed {seed}", **empty})
+            row[column] = _seed_cell(seed_score, run["seeds"][seed])
+        folds = f"mean of {score['n_folds']} folds ± SE across folds, " * (score["n_folds"] > 1)
+        if score["n_seeds"] > 1:
+            folds = f"mean ± SD over the seeds that did not collapse, each seed {folds}"
         note = f", {score['note']}" if score.get("note") else ""
-        details.append(f"{column}: {folds}{_sigma(score)}, {describe_run(name)}{note}")
+        details.append(f"{column}: {folds}{describe_run(name)}{note}")
         reference_details.append(
             f"{column}: the first {score['n_samples']} training images (all if fewer), "
             f"{_sigma(score['training_set'])} (Theis et al., 2016)"
         )
     ours["source"] = "; ".join(details)
     memorised["source"] = "; ".join(reference_details)
-    return pd.DataFrame(rows + [ours, memorised])
+    for row in per_seed.values():
+        row["source"] = "test LL ± SE, σ, best epoch (validation) of one seed"
+    seeds = [per_seed[s] for s in sorted(per_seed, key=int)]
+    return pd.DataFrame(rows + [ours, *seeds, memorised])
 
 
 def run() -> None:

@@ -44,9 +44,11 @@ def tiny_params_dict(datasets: list[str] = ("mnist",)) -> dict:
         d["train"].update(epochs=[2] * phases, cpu_epochs=[2] * phases, eval_every=1)
         d["train"]["batch_size"] = min(d["train"]["batch_size"], 100)
         d["parzen"].update(samples=300, batch=64)
+        d["seeds"] = [0]
         if d["parzen"]["valid"] is not None:
             d["parzen"]["valid"] = 100
     p["mnist"]["train"].update(epochs=[2], cpu_epochs=[2])
+    p["mnist"]["seeds"] = [0, 1]  # several seeds, run side by side
     return p
 
 

@@ -6,10 +6,11 @@ MNIST = "metrics/datasets/mnist/"
 
 
 def run(name, k, test_ll, commit=False):
-    params = {"k": k, "seed": 2, "mnist": {"train": {"lr": 0.1}}}
+    params = {"k": k, "mnist": {"seeds": [0, 1], "train": {"lr": 0.1}}}
     metrics = {} if test_ll is None else {
-        f"{MNIST}parzen.json": {"test_ll": test_ll, "test_se": 2.0, "sigma": 0.17},
-        f"{MNIST}train/metrics.json": {"best_epoch": 5, "train_seconds": 90.0},
+        f"{MNIST}parzen.json": {"test_ll": test_ll, "test_se": 2.0, "seed_std": 2.8,
+                                "n_seeds": 2, "collapsed": 0},
+        f"{MNIST}train.json": {"train_seconds": 90.0},
     }  # fmt: skip
     return Run(name, commit, _flatten(params), metrics)
 

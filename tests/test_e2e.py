@@ -76,23 +76,30 @@ def test_every_declared_output_exists(repo):
             f"data/raw/{name}",
             f"data/processed/{name}.npz",
             f"models/{name}",
-            f"data/samples/{name}.npy",
+            f"data/samples/{name}",
             f"figures/datasets/{name}/figure2.png",
             f"figures/datasets/{name}/figure3.png",
             f"metrics/datasets/{name}/parzen.json",
-            f"metrics/datasets/{name}/parzen_sigma.csv",
-            f"metrics/datasets/{name}/train/metrics.json",
+            f"metrics/datasets/{name}/parzen_sigma",
+            f"metrics/datasets/{name}/train.json",
+            f"metrics/datasets/{name}/train",
         }
     assert {p.relative_to(root).as_posix() for p in outs} >= expected
     for path in outs:
         assert path.exists(), path
         assert path.is_dir() or path.stat().st_size > 0, path
-    assert sorted(p.name for p in (root / "models/mnist").iterdir()) == [
+    # one folder per seed (tiny MNIST has two)
+    assert sorted(p.name for p in (root / "models/mnist").iterdir()) == ["seed-0", "seed-1"]
+    assert sorted(p.name for p in (root / "models/mnist/seed-1").iterdir()) == [
         "generator_best.pt",
         "generator_last.pt",
     ]
+    assert sorted(p.name for p in (root / "data/samples/mnist").iterdir()) == [
+        "seed-0.npy",
+        "seed-1.npy",
+    ]
     # TFD's two phases: the pretrained generator is kept beside the extended one
-    assert "generator_pretrained.pt" in {p.name for p in (root / "models/tfd").iterdir()}
+    assert "generator_pretrained.pt" in {p.name for p in (root / "models/tfd/seed-0").iterdir()}
 
 
 PAPER_SIGMAS = [pytest.approx(s) for s in [10 ** (-1 + i / 9) for i in range(10)]]
@@ -101,46 +108,62 @@ PAPER_SIGMAS = [pytest.approx(s) for s in [10 ** (-1 + i / 9) for i in range(10)
 def test_metrics_and_table_are_filled(repo):
     root, _ = repo
     score = json.loads((root / "metrics/datasets/mnist/parzen.json").read_text())
-    assert score["n_test"] == 200 and score["n_valid"] == 100 and score["n_samples"] == 300
-    assert score["sigma"] in PAPER_SIGMAS
-    assert score["test_se"] > 0
-    # the finer grid contains the paper's 10 points, so it can only fit the validation set better
-    assert score["fine_sigma"]["valid_ll"] >= score["valid_ll"] - 1e-9
-    assert set(score["training_set"]) == {"test_ll", "test_se", "sigma", "valid_ll"}
-    curve = (root / "metrics/datasets/mnist/parzen_sigma.csv").read_text().splitlines()
+    assert score["n_samples"] == 300 and score["n_seeds"] == 2 and score["survived"] == 2
+    seeds = score["seeds"]
+    for one in seeds.values():
+        assert one["n_test"] == 200 and one["n_valid"] == 100 and one["sigma"] in PAPER_SIGMAS
+        assert one["test_se"] > 0 and not one["collapsed"]
+        # the finer grid holds the paper's 10 points, so it can only fit the validation set better
+        assert one["fine_sigma"]["valid_ll"] >= one["valid_ll"] - 1e-9
+    lls = [seeds[s]["test_ll"] for s in ("0", "1")]
+    assert seeds["0"]["test_ll"] != seeds["1"]["test_ll"]  # two runs, not one twice
+    assert score["test_ll"] == pytest.approx(statistics.mean(lls))
+    assert score["seed_std"] == pytest.approx(statistics.stdev(lls))
+    assert score["test_se"] == pytest.approx(statistics.stdev(lls) / 2**0.5)
+    assert set(score["training_set"]) == {"test_ll", "test_se", "sigma", "valid_ll", "n_test",
+                                          "n_valid"}  # fmt: skip
+    curve = (root / "metrics/datasets/mnist/parzen_sigma/seed-1.csv").read_text().splitlines()
     assert curve[0] == "sigma,valid_ll" and len(curve) == 11
-    train = json.loads((root / "metrics/datasets/mnist/train/metrics.json").read_text())
-    assert train["best_epoch"] in (1, 2) and train["schedule"] == "cpu"
-    curve = (root / "metrics/datasets/mnist/train/plots/metrics/valid_parzen.tsv").read_text()
+    train = json.loads((root / "metrics/datasets/mnist/train.json").read_text())
+    assert train["schedule"] == "cpu" and list(train["seeds"]) == ["0", "1"]
+    assert all(r["best_epoch"] in (1, 2) and not r["collapsed"] for r in train["seeds"].values())
+    curve = (root / "metrics/datasets/mnist/train/seed-1/valid_parzen.tsv").read_text()
     assert [line.split("\t")[0] for line in curve.splitlines()] == ["step", "1", "2"]
     table = (root / "metrics/table1.md").read_text()
     assert "| Adversarial nets | 225 ± 2 | 2057 ± 26 | — | paper |" in table
-    assert f"{score['test_ll']:.1f} ± {score['test_se']:.1f}" in table
+    assert f"{score['test_ll']:.1f} ± {score['seed_std']:.1f} (2 of 2 seeds; 0 collapsed)" in table
+    for seed in ("0", "1"):  # a row per seed
+        one, run = seeds[seed], train["seeds"][seed]
+        cell = (f"{one['test_ll']:.1f} ± {one['test_se']:.1f}, σ = {one['sigma']:.3g}, "
+                f"best epoch {run['best_epoch']}")  # fmt: skip
+        assert f"| … seed {seed} | {cell} |" in table
     reference = score["training_set"]
     assert f"| Training images as samples (reference) | {reference['test_ll']:.1f} ± " in table
-    assert (
-        f"MNIST: σ = {score['sigma']:.3g}, cpu schedule, epoch {train['best_epoch']} of 2" in table
-    )
-    assert "seed 2, k = 1, simultaneous update" in table
+    assert "MNIST: mean ± SD over the seeds that did not collapse, each seed cpu schedule" in table
+    assert "2 epochs, seeds 0, 1, k = 1, simultaneous update" in table
 
 
 @pytest.mark.parametrize("name", ["tfd", "lfw"])
 def test_faces_are_scored_per_fold_with_the_se_across_folds(repo, name):
     root, _ = repo
     score = json.loads((root / f"metrics/datasets/{name}/parzen.json").read_text())
-    folds = score["folds"]
+    assert score["n_seeds"] == 1
+    one = score["seeds"]["0"]
+    assert (score["test_ll"], score["test_se"]) == (one["test_ll"], one["test_se"])
+    folds = one["folds"]
     assert score["n_folds"] == 5 and len(folds) == 5
     assert all(f["sigma"] in PAPER_SIGMAS for f in folds)
     means = [f["test_ll"] for f in folds]
     assert score["test_ll"] == pytest.approx(sum(means) / 5)
     assert score["test_se"] == pytest.approx(statistics.pstdev(means) / 5**0.5)
-    curve = (root / f"metrics/datasets/{name}/parzen_sigma.csv").read_text().splitlines()
+    curve = (root / f"metrics/datasets/{name}/parzen_sigma/seed-0.csv").read_text().splitlines()
     assert curve[0] == "sigma,valid_ll,fold_0,fold_1,fold_2,fold_3,fold_4"
-    train = json.loads((root / f"metrics/datasets/{name}/train/metrics.json").read_text())
-    assert train["epochs"] == 4 and train["best_epoch"] in (3, 4)  # best of phase 2 only
+    train = json.loads((root / f"metrics/datasets/{name}/train.json").read_text())
+    assert train["epochs"] == 4 and train["seeds"]["0"]["best_epoch"] in (3, 4)  # phase 2 only
     table = (root / "metrics/table1.md").read_text()
     column = {"tfd": "TFD", "lfw": "LFW 48×48, TFD protocol"}[name]
-    assert f"{column}: mean of 5 folds ± SE across folds, σ per fold " in table
+    assert f"{column}: mean of 5 folds ± SE across folds, cpu schedule, 4 epochs, seed 0" in table
+    assert "σ per fold " in table
     row = next(line for line in table.splitlines() if "(this project)" in line)
     assert f"{score['test_ll']:.1f} ± {score['test_se']:.1f}" in row
 
@@ -194,13 +217,15 @@ def test_same_seed_same_cpu_gives_identical_metrics(repo):
         p: (root / p).read_text()
         for p in ("metrics/datasets/mnist/parzen.json", "metrics/table1.csv")
     }
-    train_before = json.loads((root / "metrics/datasets/mnist/train/metrics.json").read_text())
+    train_before = json.loads((root / "metrics/datasets/mnist/train.json").read_text())
     shutil.rmtree(root / "checkpoints" / "mnist")  # retrain from scratch, not resume
     sh("dvc", "repro", "--force", "--single-item", "train@mnist", "sample@mnist", "parzen@mnist",
        "table", cwd=root, env=env)  # fmt: skip
-    train_after = json.loads((root / "metrics/datasets/mnist/train/metrics.json").read_text())
-    for key in TIMING_KEYS:
-        train_before.pop(key), train_after.pop(key)
+    train_after = json.loads((root / "metrics/datasets/mnist/train.json").read_text())
+    for record in (train_before, train_after):
+        for run in (record, *record["seeds"].values()):
+            for key in TIMING_KEYS:
+                run.pop(key, None)
     assert train_after == train_before
     assert {p: (root / p).read_text() for p in before} == before
 
@@ -211,7 +236,7 @@ def test_bad_params_exit_nonzero_name_the_key_and_change_nothing(repo, tmp_path)
     params["k"] = 0
     bad = tmp_path / "bad.yaml"
     bad.write_text(yaml.safe_dump(params))
-    models = {p.name: p.stat().st_mtime_ns for p in (root / "models/mnist").iterdir()}
+    models = {p.name: p.stat().st_mtime_ns for p in (root / "models/mnist").rglob("*")}
     result = sh(
         sys.executable,
         "-m",
@@ -226,7 +251,7 @@ def test_bad_params_exit_nonzero_name_the_key_and_change_nothing(repo, tmp_path)
     )
     assert result.returncode == 2
     assert result.stderr.strip() == f"error: {bad}: 'k' is 0; expected an integer >= 1"
-    assert {p.name: p.stat().st_mtime_ns for p in (root / "models/mnist").iterdir()} == models
+    assert {p.name: p.stat().st_mtime_ns for p in (root / "models/mnist").rglob("*")} == models
     result = sh(sys.executable, "-m", "pipeline", "sample", "svhn", cwd=root, env=env, check=False)
     assert result.returncode == 2 and "unknown dataset 'svhn'" in result.stderr
 
@@ -265,7 +290,7 @@ def test_plots_render_offline(repo):
     page = (root / "plots_html" / "index.html").read_text()
     assert 'src="http' not in page and "cdn.jsdelivr" not in page
     assert "window.vegaEmbed=" in page
-    for name in ("valid_parzen", "loss_d", "acc_real", "parzen_sigma.csv"):
+    for name in ("valid_parzen", "loss_d", "acc_real", "spread", "parzen_sigma/seed-0.csv"):
         assert name in page
 
 

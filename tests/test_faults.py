@@ -11,6 +11,7 @@ import json
 import os
 import pickle
 import pty
+import re
 import select
 import signal
 import struct
@@ -85,8 +86,11 @@ def same_run(a: dict[str, bytes], b: dict[str, bytes]) -> bool:
     def strip(files):
         out = dict(files)
         for name, data in files.items():
-            if name.endswith("train/metrics.json"):
-                out[name] = {k: v for k, v in json.loads(data).items() if k not in TIMING}
+            if name.endswith("train.json"):
+                record = json.loads(data)
+                out[name] = {k: v for k, v in record.items() if k not in TIMING}
+                out[name]["seeds"] = {s: {k: v for k, v in r.items() if k not in TIMING}
+                                      for s, r in record["seeds"].items()}  # fmt: skip
         return out
 
     return strip(a) == strip(b)
@@ -108,8 +112,26 @@ def work(tmp_path_factory, mirror) -> Work:
     return w
 
 
-def state(work: Work) -> dict:
-    return torch.load(work.root / "checkpoints/mnist/state.pt", weights_only=True)
+def state(work: Work, seed: int = 0) -> dict:
+    return torch.load(work.root / f"checkpoints/mnist/seed-{seed}/state.pt", weights_only=True)
+
+
+def workers_gone(work: Work) -> None:
+    """Wait until no worker holds a seed's folder (a worker whose `train` was killed stops at
+    the end of its step)."""
+    deadline = time.monotonic() + 30
+    for folder in (work.root / "checkpoints/mnist").glob("seed-*"):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    assert time.monotonic() < deadline, f"a worker still holds {folder}"
+                    time.sleep(0.05)
+        finally:
+            os.close(fd)
 
 
 def run_until(work: Work, line: str, sig: int, *args: str) -> tuple[int, str]:
@@ -126,24 +148,27 @@ def run_until(work: Work, line: str, sig: int, *args: str) -> tuple[int, str]:
 @pytest.mark.parametrize("after", [2, 7])
 def test_sigkill_mid_run_then_resume_ends_exactly_as_an_uninterrupted_run(work, after):
     before = snapshot(work.root)
-    status, _ = run_until(work, f"mnist epoch {after}/{EPOCHS}", signal.SIGKILL, "--fresh")
+    line = f"mnist seed 0 epoch {after}/{EPOCHS}"
+    status, _ = run_until(work, line, signal.SIGKILL, "--fresh")
     assert status == -signal.SIGKILL
+    workers_gone(work)  # orphaned, they stopped at the end of their step
     assert snapshot(work.root) == before  # the last good outputs, byte for byte
     done = state(work)["done"]
     assert after <= done < EPOCHS
     result = work.cli("train", "mnist")
     assert result.returncode == 0, result.stderr
-    assert f"mnist: resuming after epoch {done} of {EPOCHS}" in result.stdout
+    assert f"mnist seed 0: resuming after epoch {done} of {EPOCHS}" in result.stdout
     assert same_run(snapshot(work.root), work.reference)  # weights byte for byte, same metrics
 
 
 def test_ctrl_c_stops_at_the_end_of_a_step_and_the_run_resumes(work):
     before = snapshot(work.root)
-    status, stderr = run_until(work, f"mnist epoch 3/{EPOCHS}", signal.SIGINT, "--fresh")
+    status, stderr = run_until(work, f"mnist seed 0 epoch 3/{EPOCHS}", signal.SIGINT, "--fresh")
     assert status == 130
-    lines = stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: mnist: stopped by SIGINT in epoch ")
-    assert "rerun to resume from the checkpoint of the last finished epoch" in lines[0]
+    assert stderr.strip() == (
+        "error: mnist: stopped by SIGINT; each seed keeps the checkpoint of its last finished "
+        "epoch; rerun to resume"
+    )  # one line: the workers it stopped say nothing
     assert snapshot(work.root) == before
     assert work.cli("train", "mnist").returncode == 0
     assert same_run(snapshot(work.root), work.reference)
@@ -161,22 +186,52 @@ def test_a_finished_run_rerun_trains_nothing_and_rewrites_the_same_bytes(work):
 
 def test_changed_params_start_fresh_and_say_so(work):
     assert work.cli("train", "mnist").returncode == 0  # a finished checkpoint of params.yaml
-    other = work.write_params("seed3.yaml", lambda p: p.update(seed=3))
+    other = work.write_params("lr.yaml", lambda p: p["mnist"]["train"].update(lr=0.05))
     result = work.cli("train", "mnist", "--params", other)
     assert result.returncode == 0
     assert (
-        f"mnist: starting fresh: the params differ from those of the checkpoint at epoch {EPOCHS}"
-        in result.stdout
+        f"mnist seed 1: starting fresh: the params differ from those of the checkpoint at epoch "
+        f"{EPOCHS}" in result.stdout
     )
     assert not same_run(snapshot(work.root), work.reference)
     assert work.cli("train", "mnist").returncode == 0  # back to params.yaml's run, from scratch
     assert same_run(snapshot(work.root), work.reference)
 
 
+def test_a_longer_schedule_a_collapse_rule_or_a_seed_added_back_resume_the_runs(work):
+    """What decides only when a run stops, or which runs there are, never restarts one."""
+    assert work.cli("train", "mnist").returncode == 0  # both seeds finished their 10 epochs
+    more = EPOCHS + 2
+
+    def longer(p, collapse=None, seeds=(0, 1)):
+        p["mnist"]["train"].update(epochs=[more], cpu_epochs=[more], collapse=collapse)
+        p["mnist"]["seeds"] = list(seeds)
+
+    result = work.cli("train", "mnist", "--params", work.write_params("longer.yaml", longer))
+    assert result.returncode == 0, result.stderr
+    assert f"mnist seed 0: resuming after epoch {EPOCHS} of {more}" in result.stdout
+    assert f"mnist seed 1 epoch {more}/{more} " in result.stdout
+    # a rule that every evaluated epoch (every 2nd here) meets: collapsed at the 3rd, no retraining
+    rule = {"valid_parzen_below": 1e9, "spread_below": 1e9, "epochs": 3}
+    ruled = work.write_params("ruled.yaml", lambda p: longer(p, rule))
+    result = work.cli("train", "mnist", "--params", ruled)
+    assert result.returncode == 0 and "epoch_seconds" not in result.stdout
+    record = json.loads((work.root / "metrics/datasets/mnist/train.json").read_text())
+    assert record["collapsed"] == 2
+    assert [r["collapse_epoch"] for r in record["seeds"].values()] == [6, 6]
+    # seed 0 left out, then back: it resumes where it was
+    only_1 = work.write_params("only1.yaml", lambda p: longer(p, seeds=[1]))
+    assert work.cli("train", "mnist", "--params", only_1).returncode == 0
+    record = json.loads((work.root / "metrics/datasets/mnist/train.json").read_text())
+    assert list(record["seeds"]) == ["1"]
+    result = work.cli("train", "mnist", "--params", work.write_params("longer.yaml", longer))
+    assert f"mnist seed 0: resuming after epoch {more} of {more}" in result.stdout
+
+
 def test_a_second_trainer_on_the_same_dataset_is_refused(work):
     first = work.start("train", "mnist", "--fresh")
     for out in first.stdout:
-        if "mnist epoch 1/" in out:
+        if "mnist seed 0 epoch 1/" in out:
             first.send_signal(signal.SIGSTOP)  # holds its lock while the second one starts
             break
     second = work.cli("train", "mnist")
@@ -195,8 +250,9 @@ def test_a_diverged_run_leaves_the_previous_outputs(work):
     bad = work.write_params("nan.yaml", lambda p: p["mnist"]["train"].update(lr=1.0e30))
     result = work.cli("train", "mnist", "--params", bad)
     assert result.returncode == 2
-    assert result.stderr.startswith("error: mnist: training diverged in epoch 1 of phase 1")
-    assert len(result.stderr.strip().splitlines()) == 1
+    assert re.match(r"error: mnist seed [01]: training diverged in epoch 1 of phase 1",
+                    result.stderr)  # fmt: skip
+    assert len(result.stderr.strip().splitlines()) == 1  # said once, by `train`
     assert snapshot(work.root) == before
 
 
@@ -207,8 +263,8 @@ def test_a_diverged_run_leaves_the_previous_outputs(work):
          "unknown key 'mnist.train.lerning_rate' (expected one of ['batch_size', "),
         (lambda p: p.update(kk=3), None, "unknown key 'kk' (did you mean 'k'?)"),
         (None, "k: 1\nk: 2\n", "line 2: duplicate key 'k' (first given at line 1)"),
-        (lambda p: p.update(seed=2**70), None,
-         f"'seed' is {2**70}; expected an integer in [0, 4294967295]"),
+        (lambda p: p["mnist"].update(seeds=[2**70]), None,
+         f"'mnist.seeds' is [{2**70}]; expected distinct integers in [0, 4294967295]"),
         (lambda p: p["mnist"]["parzen"].update(samples=10**12), None,
          "'mnist.parzen.samples' is 1000000000000; expected at most "),
     ],
@@ -251,15 +307,16 @@ HALF = "half"  # the file's first half: a truncated copy
          "rerun `dvc repro -f preprocess@mnist`"),
         ("train", "data/processed/mnist.npz", None, "missing",
          "rerun `dvc repro -f preprocess@mnist`"),
-        ("train", "checkpoints/mnist/state.pt", HALF, "unreadable, truncated or corrupt",
-         "delete it, or run `python -m pipeline train mnist --fresh`"),
-        ("sample", "models/mnist/generator_best.pt", HALF, "unreadable, truncated or corrupt",
+        ("train", "checkpoints/mnist/seed-1/state.pt", HALF, "unreadable, truncated or corrupt",
+         "delete it, or run `python -m pipeline train mnist --seed 1 --fresh`"),
+        ("sample", "models/mnist/seed-1/generator_best.pt", HALF,
+         "unreadable, truncated or corrupt", "rerun `dvc repro train@mnist`"),
+        ("sample", "models/mnist/seed-1/generator_best.pt", None, "missing",
          "rerun `dvc repro train@mnist`"),
-        ("sample", "models/mnist/generator_best.pt", None, "missing",
-         "rerun `dvc repro train@mnist`"),
-        ("parzen", "data/samples/mnist.npy", HALF, "unreadable, truncated or corrupt",
+        ("parzen", "data/samples/mnist/seed-1.npy", HALF, "unreadable, truncated or corrupt",
          "rerun `dvc repro sample@mnist`"),
-        ("parzen", "data/samples/mnist.npy", None, "missing", "rerun `dvc repro sample@mnist`"),
+        ("parzen", "data/samples/mnist/seed-1.npy", None, "missing",
+         "rerun `dvc repro sample@mnist`"),
     ],
 )  # fmt: skip
 def test_a_missing_truncated_or_corrupt_file_is_one_line_naming_it_and_its_stage(
@@ -288,7 +345,7 @@ class RunsCode:
 
 
 def test_a_checkpoint_carrying_a_pickled_object_is_refused(work):
-    path, marker = work.root / "models/mnist/generator_best.pt", work.root / "pwned"
+    path, marker = work.root / "models/mnist/seed-0/generator_best.pt", work.root / "pwned"
     G = torch.load(path, weights_only=True)
     G["payload"] = RunsCode(marker)
     buffer = path.with_suffix(".evil")
@@ -299,7 +356,7 @@ def test_a_checkpoint_carrying_a_pickled_object_is_refused(work):
         assert snapshot(work.root) == before
     assert result.returncode == 2
     assert result.stderr.startswith(
-        "error: models/mnist/generator_best.pt: refused: it holds pickled objects"
+        "error: models/mnist/seed-0/generator_best.pt: refused: it holds pickled objects"
     )
     assert not marker.exists()
 
@@ -331,7 +388,8 @@ def test_a_read_only_output_directory_is_one_line(work):
         watched,
     )
     assert result.returncode == 2
-    assert result.stderr.strip() == (f"error: {watched}/parzen_sigma.csv: Read-only file system")
+    assert result.stderr.strip().startswith(f"error: {watched}/")
+    assert result.stderr.strip().endswith(": Read-only file system")
     assert result.stdout.strip() == before.strip()
 
 
@@ -344,7 +402,8 @@ def test_a_full_disk_is_one_line_and_keeps_the_old_files(work):
              f"dd if=/dev/zero of={watched}/.filler bs=4k 2>/dev/null || true")  # fmt: skip
     result = in_mount_namespace(work, setup, "parzen", f"{watched} ! -name .filler")
     assert result.returncode == 2
-    assert result.stderr.strip() == f"error: {watched}/parzen_sigma.csv: No space left on device"
+    assert result.stderr.strip().startswith(f"error: {watched}/")
+    assert result.stderr.strip().endswith(": No space left on device")
     assert result.stdout.strip() == before.strip()
 
 
@@ -366,7 +425,7 @@ def test_a_killed_dvc_takes_its_trainer_with_it(work, shell):
     dvc = subprocess.Popen(["dvc", "repro", "train@mnist"], cwd=work.root, env=env,
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
     for out in dvc.stdout:
-        if f"mnist epoch 2/{EPOCHS}" in out:
+        if f"mnist seed 0 epoch 2/{EPOCHS}" in out:
             break
     trainer = trainer_pid(dvc.pid)
     dvc.kill()
@@ -380,7 +439,7 @@ def test_a_killed_dvc_takes_its_trainer_with_it(work, shell):
     result = subprocess.run(["dvc", "repro", "train@mnist"], cwd=work.root, env=env,
                             capture_output=True, text=True)  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "mnist: resuming after epoch " in result.stdout
+    assert "mnist seed 0: resuming after epoch " in result.stdout
     assert same_run(snapshot(work.root), work.reference)
 
 
@@ -403,12 +462,11 @@ def alive(pid: int) -> bool:
     return "State:\tZ" not in status
 
 
-def test_progress_bars_show_on_a_terminal_only(work):
-    """Over epochs and inside each epoch, with elapsed time and ETA, when stderr is a terminal;
-    nothing when it is not (every other test here checks that stderr is empty or one line)."""
+def on_a_terminal(work: Work, *args: str) -> str:
+    """What `python -m pipeline train mnist <args>` shows on a 120-column terminal."""
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
-    proc = subprocess.Popen([sys.executable, "-m", "pipeline", "train", "mnist", "--fresh"],
+    proc = subprocess.Popen([sys.executable, "-m", "pipeline", "train", "mnist", *args],
                             cwd=work.root, env=work.env, stdout=slave, stderr=slave)  # fmt: skip
     os.close(slave)
     screen = b""
@@ -421,24 +479,34 @@ def test_progress_bars_show_on_a_terminal_only(work):
             break
         screen += chunk
     assert proc.wait() == 0
-    text = screen.decode()
+    return screen.decode()
+
+
+def test_progress_bars_show_on_a_terminal_only(work):
+    """One seed: a bar over epochs and one inside each epoch, with elapsed time and ETA; several
+    seeds side by side: one bar over all their epochs, under their lines. Nothing when stderr is
+    not a terminal (every other test here checks that stderr is empty or one line)."""
+    text = on_a_terminal(work, "--fresh", "--seed", "0")
     assert f"| 0/{EPOCHS} [00:00<?, ?epoch/s]" in text  # over epochs
     assert "epoch 1:" in text and "step/s]" in text  # inside an epoch, with the rate
-    assert f"mnist epoch {EPOCHS}/{EPOCHS} " in text  # the per-epoch lines stay readable
+    assert f"mnist seed 0 epoch {EPOCHS}/{EPOCHS} " in text  # the per-epoch lines stay readable
+    text = on_a_terminal(work, "--fresh")
+    assert "mnist, 2 seeds: " in text and f"| {2 * EPOCHS}/{2 * EPOCHS} [" in text
+    assert f"mnist seed 1 epoch {EPOCHS}/{EPOCHS} " in text
 
 
 @pytest.mark.parametrize("stage", ["table", "figures"])
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        (b'{"step": 1}', "incomplete (no k, update, generator_loss, seed, precision, schedule, "),
+        (b'{"step": 1}', "incomplete (no k, update, generator_loss, precision, schedule, "),
         (b'{"step": 1, "loss', "not valid JSON"),
         (None, "missing"),
     ],
 )
 def test_results_stages_given_a_stub_name_the_stage_to_rerun(work, stage, content, message):
     """A failed train used to leave {"step": 1}; `table` and `figures` then raised KeyError."""
-    path = work.root / "metrics/datasets/mnist/train/metrics.json"
+    path = work.root / "metrics/datasets/mnist/train.json"
     good = path.read_bytes()
     try:
         path.unlink()
@@ -451,7 +519,7 @@ def test_results_stages_given_a_stub_name_the_stage_to_rerun(work, stage, conten
         path.write_bytes(good)
     assert result.returncode == 2
     line = result.stderr.strip()
-    assert line.startswith(f"error: metrics/datasets/mnist/train/metrics.json: {message}")
+    assert line.startswith(f"error: metrics/datasets/mnist/train.json: {message}")
     assert line.endswith("rerun `dvc repro train@mnist`") and "\n" not in line
 
 

@@ -29,7 +29,13 @@ def test_repo_params_load_and_match_the_paper():
         (lambda p: p.update(k=0), "'k' is 0; expected an integer >= 1"),
         (lambda p: p["mnist"]["train"].update(lr=-0.1), "'mnist.train.lr' is -0.1"),
         (lambda p: p["mnist"]["train"].pop("lr_decay"), "missing key 'mnist.train.lr_decay'"),
-        (lambda p: p.pop("seed"), "missing key 'seed'"),
+        (lambda p: p["mnist"].pop("seeds"), "missing key 'mnist.seeds'"),
+        (lambda p: p["mnist"].update(seeds=[1, 1]), "'mnist.seeds' is [1, 1]; expected distinct"),
+        (lambda p: p["mnist"].update(seeds=[]), "'mnist.seeds' is []; expected a list of"),
+        (
+            lambda p: p["mnist"]["train"].update(collapse={"valid_parzen_below": -100}),
+            "missing key 'mnist.train.collapse.spread_below'",
+        ),
         (lambda p: p.update(update="sideways"), "'update' is 'sideways'"),
         (lambda p: p["mnist"].update(source="imagenet"), "'mnist.source' is 'imagenet'"),
         (
@@ -41,8 +47,8 @@ def test_repo_params_load_and_match_the_paper():
         (lambda p: p["mnist"].update(deviation=3), "'mnist.deviation' is 3; expected null or"),
         (lambda p: p.update(precision="fp16"), "'precision' is 'fp16'; expected one of"),
         (
-            lambda p: p.update(seed=2**70),
-            f"'seed' is {2**70}; expected an integer in [0, 4294967295]",
+            lambda p: p["mnist"].update(seeds=[0, 2**70]),
+            f"'mnist.seeds' is [0, {2**70}]; expected distinct integers in [0, 4294967295]",
         ),
         (
             lambda p: p["mnist"]["train"].update(lerning_rate=5),
@@ -87,7 +93,7 @@ def test_missing_file_is_named(tmp_path):
 def test_a_key_given_twice_is_an_error_naming_both_lines(tmp_path):
     """PyYAML would silently keep the last value; a duplicated key is a mistake to point at."""
     path = tmp_path / "params.yaml"
-    path.write_text("k: 1\nseed: 2\nk: 3\n")
+    path.write_text("k: 1\nupdate: alternating\nk: 3\n")
     with pytest.raises(
         P.ParamsError, match="line 3: duplicate key 'k' \\(first given at line 1\\)"
     ):

@@ -29,11 +29,18 @@ def test_each_fold_chooses_sigma_on_its_own_valid_split(tmp_path, monkeypatch, t
             data[f"{split}_{f}"] = (pick + noise).astype(np.float32)
     Paths("tfd").processed.parent.mkdir(parents=True)
     np.savez(Paths("tfd").processed, **data)
-    Paths("tfd").samples.parent.mkdir(parents=True)
-    np.save(Paths("tfd").samples, samples)
+    Paths("tfd").samples.mkdir(parents=True)
+    np.save(Paths("tfd").seed_samples(0), samples)
+    run = {"k": 1, "update": "simultaneous", "generator_loss": "non_saturating",
+           "precision": "fp32", "schedule": "cpu", "phases": [2, 2], "epochs": 4, "device": "cpu",
+           "code": "", "seeds": {"0": {"collapsed": False}}}  # fmt: skip
+    Paths("tfd").train_record.parent.mkdir(parents=True, exist_ok=True)
+    Paths("tfd").train_record.write_text(json.dumps(run))
 
     parzen.run(tiny_all, ds)
-    score = json.loads(Paths("tfd").parzen.read_text())
+    summary = json.loads(Paths("tfd").parzen.read_text())
+    score = summary["seeds"]["0"]  # one seed: its score is Table 1's
+    assert (summary["test_ll"], summary["test_se"]) == (score["test_ll"], score["test_se"])
     mu = torch.from_numpy(samples)
     for f, fold in enumerate(score["folds"]):
         valid, test = (torch.from_numpy(data[f"{s}_{f}"]) for s in ("valid", "test"))
@@ -48,7 +55,7 @@ def test_each_fold_chooses_sigma_on_its_own_valid_split(tmp_path, monkeypatch, t
     means = np.array([fold["test_ll"] for fold in score["folds"]])
     assert score["test_ll"] == pytest.approx(means.mean())
     assert score["test_se"] == pytest.approx(means.std() / math.sqrt(5))  # across folds
-    assert score["n_folds"] == 5 and len(score["training_set"]["sigma"]) == 5
+    assert summary["n_folds"] == 5 and len(summary["training_set"]["sigma"]) == 5
 
 
 def test_across_folds_is_mean_and_population_se():

@@ -48,15 +48,23 @@ def test_the_closure_follows_function_level_imports_and_packages():
     assert "pipeline/datasets/lfw.py" in code.closure("pipeline.preprocess")
 
 
-def test_code_version_changes_with_any_file_of_the_closure(tmp_path, monkeypatch):
+def test_code_version_changes_with_the_code_of_any_file_of_the_closure(tmp_path, monkeypatch):
+    """A comment, a docstring or the layout do not change the version (so they do not restart
+    a training run); any change to what the code does does."""
     before = code.version("pipeline.parzen")
-    original = code.ROOT / "pipeline/parzen_window.py"
+    original = (code.ROOT / "pipeline/parzen_window.py").read_text()
     copy = tmp_path / "pipeline"
     subprocess.run(["cp", "-r", str(code.ROOT / "pipeline"), str(copy)], check=True)
     monkeypatch.setattr(code, "ROOT", tmp_path)
     assert code.version("pipeline.parzen") == before
-    (copy / "parzen_window.py").write_text(original.read_text() + "\n# edited\n")
+    edited = original.replace('"""', '"""Reworded. ', 1) + "\n# a comment\n\n"
+    (copy / "parzen_window.py").write_text(edited)
+    assert code.version("pipeline.parzen") == before
+    (copy / "parzen_window.py").write_text(original + "\nLIMIT = 1\n")
     assert code.version("pipeline.parzen") != before
+    assert code.version(
+        "pipeline.parzen", frozenset({"pipeline/parzen_window.py"})
+    ) == code.version("pipeline.parzen", frozenset({"pipeline/parzen_window.py"}))
 
 
 def test_one_registry_names_every_dataset():

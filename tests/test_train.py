@@ -9,8 +9,7 @@ import pytest
 import torch
 
 from pipeline import streams
-from pipeline.errors import PipelineError
-from pipeline.train import (
+from pipeline.adversarial import (
     Momentum,
     Trainer,
     check_precision,
@@ -19,6 +18,7 @@ from pipeline.train import (
     learning_rate_at,
     momentum_at,
 )
+from pipeline.errors import PipelineError
 
 
 @pytest.fixture
@@ -68,7 +68,7 @@ def test_losses_are_the_released_objectives():
 @pytest.mark.parametrize("update", ["simultaneous", "alternating"])
 def test_k3_steps_the_discriminator_three_times_per_generator_step(tiny, data, update):
     params = dataclasses.replace(tiny, k=3, update=update)
-    trainer = Trainer(params, params.dataset("mnist"), data, "cpu", (28, 28))
+    trainer = Trainer(params, params.dataset("mnist"), data, "cpu", (28, 28), seed=0)
     trainer.epoch(1)  # 300 rows / batch 100 = 3 D steps
     trainer.epoch(2)
     assert (trainer.opt_d.steps, trainer.opt_g.steps) == (6, 2)
@@ -81,7 +81,7 @@ def test_k1_simultaneous_update_shares_one_forward_pass(tiny, data):
         tiny.dataset("mnist"), train=dataclasses.replace(tiny.dataset("mnist").train, epochs=1)
     )
     one_batch = data[:100]
-    trainer = Trainer(tiny, ds, one_batch, "cpu", (28, 28))
+    trainer = Trainer(tiny, ds, one_batch, "cpu", (28, 28), seed=0)
     G, D = copy.deepcopy(trainer.G), copy.deepcopy(trainer.D)
     states = trainer.shuffle.get_state(), trainer.noise_rng.get_state(), torch.get_rng_state()
     trainer.epoch(1)
@@ -107,7 +107,7 @@ def test_k1_simultaneous_update_shares_one_forward_pass(tiny, data):
 def test_same_seed_same_cpu_gives_identical_nets(tiny, data):
     runs = []
     for _ in range(2):
-        trainer = Trainer(tiny, tiny.dataset("mnist"), data, "cpu", (28, 28))
+        trainer = Trainer(tiny, tiny.dataset("mnist"), data, "cpu", (28, 28), seed=0)
         stats = trainer.epoch(1)
         runs.append((stats, [p.clone() for p in trainer.G.parameters()]))
     assert runs[0][0] == runs[1][0]
@@ -118,7 +118,7 @@ def test_a_diverged_run_stops_with_a_clear_error(tiny):
     """Non-finite losses end training at the end of that epoch instead of running on NaNs."""
     ds = tiny.dataset("mnist")
     data = torch.rand(200, 784, generator=torch.Generator().manual_seed(0))
-    trainer = Trainer(tiny, ds, data, "cpu", (28, 28))
+    trainer = Trainer(tiny, ds, data, "cpu", (28, 28), seed=0)
     with torch.no_grad():
         trainer.D.out.weight.fill_(float("nan"))
     with pytest.raises(PipelineError, match="mnist: training diverged in epoch 1 of phase 1"):
@@ -140,7 +140,7 @@ def test_bf16_runs_the_same_update_in_a_coarser_arithmetic(tiny, data):
     moved = {}
     for precision in ("fp32", "bf16"):
         params = dataclasses.replace(tiny, precision=precision)
-        trainer = Trainer(params, params.dataset("mnist"), data, "cpu", (28, 28))
+        trainer = Trainer(params, params.dataset("mnist"), data, "cpu", (28, 28), seed=0)
         before = [p.clone() for p in trainer.D.parameters()]
         trainer.epoch(1)
         assert all(p.dtype == torch.float32 for p in trainer.D.parameters())
@@ -149,14 +149,14 @@ def test_bf16_runs_the_same_update_in_a_coarser_arithmetic(tiny, data):
         )
     fp32, bf16 = moved["fp32"], moved["bf16"]
     assert not torch.equal(fp32, bf16)  # bf16 really ran
-    assert (bf16 - fp32).norm() < 0.05 * fp32.norm()
+    assert (bf16 - fp32).norm() < 0.1 * fp32.norm()  # bf16 keeps 3 significant digits
 
 
 def test_bf16_without_hardware_support_is_refused(tiny, data, monkeypatch):
     monkeypatch.setattr(torch.backends.mkldnn, "is_available", lambda: False)
     params = dataclasses.replace(tiny, precision="bf16")
     with pytest.raises(PipelineError, match="'precision' is 'bf16' but cpu has no bfloat16"):
-        Trainer(params, params.dataset("mnist"), data, "cpu", (28, 28))
+        Trainer(params, params.dataset("mnist"), data, "cpu", (28, 28), seed=0)
 
 
 def test_the_seed_gives_each_purpose_its_own_stream(tiny, data):
@@ -171,8 +171,8 @@ def test_the_seed_gives_each_purpose_its_own_stream(tiny, data):
              streams.PURPOSES}  # fmt: skip
     assert all(not torch.equal(draws[p], other[p]) for p in streams.PURPOSES)
 
-    trainer = Trainer(tiny, tiny.dataset("mnist"), data, "cpu", (28, 28))
-    seed = tiny.seed
+    trainer = Trainer(tiny, tiny.dataset("mnist"), data, "cpu", (28, 28), seed=0)
+    seed = 0
     for purpose, used in (("shuffle", trainer.shuffle), ("noise", trainer.noise_rng)):
         assert torch.equal(used.get_state(), streams.generator(seed, purpose).get_state())
     # building G and D drew from the init stream only: the global one is where dropout starts
@@ -182,7 +182,7 @@ def test_the_seed_gives_each_purpose_its_own_stream(tiny, data):
 def test_building_a_net_does_not_move_the_dropout_stream(tiny, data):
     """TFD's second phase builds new layers and a fresh D mid-run from the init stream; the
     dropout masks that follow are those the run would draw without it."""
-    trainer = Trainer(tiny, tiny.dataset("mnist"), data, "cpu", (28, 28))
+    trainer = Trainer(tiny, tiny.dataset("mnist"), data, "cpu", (28, 28), seed=0)
     before = torch.get_rng_state()
     trainer.start_phase()
     assert torch.equal(torch.get_rng_state(), before)

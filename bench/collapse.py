@@ -1,0 +1,112 @@
+"""The collapse study: how often the released MNIST recipe collapses, and whether the rule that
+stops a collapsed run (pipeline/collapse.py) separates the seeds that collapse from those that
+do not.
+
+    dvc exp run -n collapse-study -S 'datasets=[mnist]' -S 'mnist.seeds=[0,1,...,19]' \\
+        -S mnist.train.cpu_epochs=15 -S mnist.train.collapse=null
+    python -m bench.collapse [--logs metrics/datasets/mnist/train] [--params params.yaml]
+
+Reads every seed's per-epoch log (seed-<n>/*.tsv, as `train` writes them) of a run made without
+a rule, so that a collapsed seed went on and shows whether it recovers. Prints, per seed, the
+validation Parzen score and the samples' spread at the first and last epochs, the epoch at which
+params.yaml's rule (or --valid-parzen-below / --spread-below / --epochs) marks it collapsed, and
+whether any later epoch came back above either threshold; then the collapse rate with its 95 %
+Wilson interval (scipy), and the margins: the best score and spread of the collapsed seeds after
+their collapse, the lowest of the others' when both signals were low.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+from scipy.stats import binomtest
+
+from pipeline import params as P
+from pipeline.collapse import CollapseSpec, collapsed
+
+SIGNALS = ("valid_parzen", "spread", "loss_d", "acc_fake")
+
+
+def read_log(folder: Path) -> list[dict]:
+    """One dict per epoch (step) of a seed's log, with the SIGNALS it has: the .tsv files in
+    `folder`, or in its live/plots/metrics/ (a checkpoint folder, while the run goes on)."""
+    if not (folder / "valid_parzen.tsv").is_file():
+        folder = folder / "live" / "plots" / "metrics"
+    epochs: dict[int, dict] = {}
+    for name in SIGNALS:
+        path = folder / f"{name}.tsv"
+        if path.is_file():
+            with open(path) as f:
+                for row in csv.DictReader(f, delimiter="\t"):
+                    epochs.setdefault(int(row["step"]), {})[name] = float(row[name])
+    return [epochs[step] for step in sorted(epochs)]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.collapse", description=__doc__.splitlines()[0]
+    )
+    logs = "a folder of seed-<n>/ logs (train's, or checkpoints/mnist)"
+    default = Path("metrics/datasets/mnist/train")
+    parser.add_argument("--logs", type=Path, default=default, help=logs)
+    parser.add_argument("--params", type=Path, default=Path("params.yaml"))
+    parser.add_argument("--valid-parzen-below", type=float, help="override the rule's threshold")
+    parser.add_argument("--spread-below", type=float, help="override the rule's threshold")
+    parser.add_argument("--epochs", type=int, help="override the rule's epochs in a row")
+    args = parser.parse_args()
+    rule = P.load(args.params, datasets=["mnist"]).dataset("mnist").train.collapse
+    given = {"valid_parzen_below": args.valid_parzen_below, "spread_below": args.spread_below,
+             "epochs": args.epochs}  # fmt: skip
+    given = {k: v for k, v in given.items() if v is not None}
+    if rule is None and len(given) < 3:
+        sys.exit(f"{args.params}: 'mnist.train.collapse' is null; give the rule's three values")
+    rule = replace(rule, **given) if rule is not None else CollapseSpec(**given)
+    seeds = sorted((int(p.name.removeprefix("seed-")), p) for p in args.logs.glob("seed-*"))
+    if not seeds:
+        sys.exit(f"{args.logs}: no seed-<n>/ logs; run the study first (see --help)")
+    print(f"rule: validation Parzen < {rule.valid_parzen_below} and spread < {rule.spread_below}"
+          f" for {rule.epochs} evaluated epochs in a row\n")  # fmt: skip
+    print("| seed | epochs | LL / spread, epoch 1 | LL / spread, last | D loss, last | collapsed "
+          "at | came back after |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|")
+    flagged, after, others = 0, [], []
+    for seed, folder in seeds:
+        log = read_log(folder)
+        at = collapsed(log, rule)
+        first, last = log[0], log[-1]
+        back = "—"
+        if at is not None:
+            flagged += 1
+            later = log[at:]
+            after += later
+            rose = [i for i, e in enumerate(later, at + 1)
+                    if e["valid_parzen"] >= rule.valid_parzen_below
+                    or e["spread"] >= rule.spread_below]  # fmt: skip
+            back = f"yes, epoch {rose[0]}" if rose else "no"
+        else:
+            others += [e for e in log if e["valid_parzen"] < rule.valid_parzen_below
+                       and e["spread"] < rule.spread_below]  # fmt: skip
+        print(f"| {seed} | {len(log)} | {first['valid_parzen']:.0f} / {first['spread']:.3f} | "
+              f"{last['valid_parzen']:.0f} / {last['spread']:.3f} | {last['loss_d']:.2g} | "
+              f"{at or '—'} | {back} |")  # fmt: skip
+    n = len(seeds)
+    ci = binomtest(flagged, n).proportion_ci(confidence_level=0.95, method="wilson")
+    print(f"\ncollapsed: {flagged} of {n} seeds = {flagged / n:.0%} "
+          f"(95 % Wilson interval {ci.low:.0%}-{ci.high:.0%})")  # fmt: skip
+    if after:
+        print(f"collapsed seeds after their collapse: validation Parzen at most "
+              f"{max(e['valid_parzen'] for e in after):.0f}, spread at most "
+              f"{max(e['spread'] for e in after):.3f}")  # fmt: skip
+    print(
+        f"epochs of the other seeds with both signals low: {len(others)}"
+        + (f" (at most {rule.epochs - 1} in a row, by the rule)" if others else "")
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,92 @@
+"""Seeds as an axis: the collapse rule, Table 1's cell over seeds, the seed the figures show, and
+what a checkpoint must share with a run to be resumed by it."""
+
+import math
+
+import pytest
+
+from pipeline import code, train
+from pipeline.artifacts import shown_seed, survivors
+from pipeline.collapse import CollapseSpec, collapsed
+from pipeline.parzen import over_seeds
+from pipeline.table import _ours
+
+RULE = CollapseSpec(valid_parzen_below=-150.0, spread_below=0.2, epochs=2)
+
+
+def epoch(valid_parzen: float | None, spread: float = 0.9) -> dict:
+    return {} if valid_parzen is None else {"valid_parzen": valid_parzen, "spread": spread}
+
+
+def test_a_run_collapses_when_its_score_and_spread_stay_low_for_the_rule_s_epochs():
+    history = [epoch(-60), epoch(-300, 0.01), epoch(-320, 0.01), epoch(-330, 0.01)]
+    assert collapsed(history, RULE) == 3  # the second low epoch in a row
+
+
+def test_a_dip_that_recovers_is_not_a_collapse():
+    history = [epoch(-300, 0.01), epoch(-40, 0.5), epoch(-310, 0.01), epoch(20, 0.8)]
+    assert collapsed(history, RULE) is None
+
+
+def test_a_low_score_with_varied_samples_is_not_a_collapse():
+    """Early epochs score badly too; a collapsed G also draws nearly the same image every time."""
+    assert collapsed([epoch(-400, 0.6)] * 5, RULE) is None
+    assert collapsed([epoch(50, 0.05)] * 5, RULE) is None
+
+
+def test_epochs_without_a_validation_score_neither_count_nor_break_the_run_of_low_ones():
+    history = [epoch(-300, 0.01), epoch(None), epoch(-300, 0.01)]
+    assert collapsed(history, RULE) == 3
+
+
+def test_no_rule_never_stops():
+    assert collapsed([epoch(-900, 0.0)] * 10, None) is None
+
+
+def test_table1_cell_is_the_survivors_mean_and_sd_with_the_collapse_count():
+    score = {"n_seeds": 5, "survived": 4, "test_ll": 181.23, "seed_std": 5.67, "test_se": 2.8}
+    assert _ours(score) == "181.2 ± 5.7 (4 of 5 seeds; 1 collapsed)"
+    one = {"n_seeds": 1, "survived": 1, "test_ll": 179.8, "seed_std": None, "test_se": 2.4}
+    assert _ours(one) == "179.8 ± 2.4"  # one seed: its own standard error, as the paper
+    alone = {"n_seeds": 5, "survived": 1, "test_ll": 170.0, "seed_std": None, "test_se": 2.0}
+    assert _ours(alone) == "170.0 ± 2.0 (1 of 5 seeds; 4 collapsed)"
+    assert _ours({"n_seeds": 3, "survived": 0}) == "— (all 3 seeds collapsed)"
+
+
+def test_over_seeds_leaves_collapsed_seeds_out_of_the_mean():
+    scores = {"0": {"test_ll": 180.0, "test_se": 2.0}, "1": {"test_ll": -500.0, "test_se": 9.0},
+              "2": {"test_ll": 190.0, "test_se": 2.0}}  # fmt: skip
+    summary = over_seeds(scores, [0, 2])
+    assert summary["test_ll"] == 185.0
+    assert summary["seed_std"] == pytest.approx(math.sqrt(50))  # ddof = 1
+    assert summary["test_se"] == pytest.approx(math.sqrt(50) / math.sqrt(2))
+    assert over_seeds(scores, [2]) == {"test_ll": 190.0, "test_se": 2.0, "seed_std": None}
+
+
+def test_the_figures_show_the_median_surviving_seed_by_validation_score():
+    run = {"seeds": {str(s): {"collapsed": c, "best_valid_parzen": v} for s, c, v in
+                     [(0, False, 150), (1, True, -400), (2, False, 170), (3, False, 160),
+                      (4, False, 140)]}}  # fmt: skip
+    assert survivors(run) == [0, 2, 3, 4]
+    assert shown_seed(run) == 0  # 140, 150, 160, 170: the lower of the middle two
+
+
+def test_a_run_s_identity_leaves_out_what_only_decides_when_it_stops(tiny):
+    """The collapse rule, the seed list and the last phase's length do not change what an epoch
+    computes, so changing them resumes a run; the seed and everything else does not."""
+    ds = tiny.dataset("mnist")
+    meta = train.trajectory(tiny, ds, 1, (2,))
+    assert meta["seed"] == 1 and meta["earlier phases"] == []
+    assert "seeds" not in meta["dataset"]
+    assert not {"collapse", "epochs", "cpu_epochs"} & set(meta["dataset"]["train"])
+    assert meta["dataset"]["train"]["lr"] == ds.train.lr
+    two_phases = train.trajectory(tiny, ds, 0, (8, 4))
+    assert two_phases["earlier phases"] == [8] and two_phases["seed"] == 0
+
+
+def test_the_training_code_is_the_trainer_s_closure_less_what_does_not_compute():
+    closure = set(code.closure("pipeline.adversarial"))
+    assert set(train.NOT_COMPUTING) <= closure  # the list names real members
+    assert "pipeline/train.py" not in closure  # running seeds and gathering outputs is not in it
+    assert {"pipeline/adversarial.py", "pipeline/models.py", "pipeline/streams.py",
+            "pipeline/parzen_window.py"} <= closure - set(train.NOT_COMPUTING)  # fmt: skip
