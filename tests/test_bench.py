@@ -43,3 +43,57 @@ def test_the_straightforward_loop_trains_the_same_nets(tiny):
     naive.epoch()
     assert len(naive.history) == 3
     assert all(not torch.equal(a, b) for a, b in zip(before, naive.D.parameters(), strict=True))
+
+
+def write_log(folder, rows: list[tuple[float, float]]) -> None:
+    """A seed's log as `train` writes it: one .tsv per signal, a row per epoch."""
+    folder.mkdir(parents=True)
+    columns = {"valid_parzen": [r[0] for r in rows], "spread": [r[1] for r in rows],
+               "loss_d": [0.4] * len(rows), "acc_fake": [0.9] * len(rows)}  # fmt: skip
+    for name, values in columns.items():
+        lines = [f"step\t{name}"] + [f"{i}\t{v}" for i, v in enumerate(values, 1)]
+        (folder / f"{name}.tsv").write_text("\n".join(lines) + "\n")
+
+
+def test_the_collapse_study_counts_collapsed_seeds_and_checks_they_never_came_back(
+    tmp_path, monkeypatch, capsys
+):
+    from bench import collapse
+
+    write_log(tmp_path / "seed-0", [(-200, 0.03), (-50, 0.4), (20, 0.8), (60, 0.9)])
+    write_log(tmp_path / "seed-1", [(-50, 0.03), (-300, 0.05), (-400, 0.01), (-500, 0.01)])
+    write_log(tmp_path / "seed-2", [(-50, 0.03), (-300, 0.05), (-40, 0.6), (-500, 0.01)])
+    rule = ["--epochs", "2", "--valid-parzen-below", "-150", "--spread-below", "0.2"]
+    monkeypatch.setattr("sys.argv", ["collapse", "--logs", str(tmp_path), *rule])
+    assert collapse.main() == 0
+    out = capsys.readouterr().out
+    assert "| 1 | 4 | -50 / 0.030 | -500 / 0.010 | 0.4 | 3 | no |" in out
+    assert "| 2 | 4 | -50 / 0.030 | -500 / 0.010 | 0.4 | — | — |" in out  # low, not 2 in a row
+    assert "collapsed: 1 of 3 seeds = 33% (95 % Wilson interval 6%-79%)" in out
+
+
+def test_the_gap_budget_reads_each_factor_from_the_committed_files(tmp_path, monkeypatch, capsys):
+    import json
+
+    from bench import gap
+
+    monkeypatch.chdir(tmp_path)
+    base = tmp_path / "metrics/datasets/mnist"
+    seeds = {"0": (180.0, 190.0, False), "1": (-400.0, -390.0, True), "2": (184.0, 193.0, False)}
+    score = {"test_ll": 182.0, "n_seeds": 3, "training_set": {"test_ll": 241.2},
+             "seeds": {s: {"test_ll": t, "fine_sigma": {"test_ll": f}, "collapsed": c}
+                       for s, (t, f, c) in seeds.items()}}  # fmt: skip
+    base.mkdir(parents=True)
+    (base / "parzen.json").write_text(json.dumps(score))
+    (base / "train.json").write_text(json.dumps({"epochs": 10}))
+    write_log(base / "train/seed-0", [(v, 0.9) for v in (1, 2, 3, 9, 4, 5, 6, 7, 8, 7)])
+    write_log(base / "train/seed-2", [(v, 0.9) for v in (1, 2, 3, 4, 5, 6, 7, 8, 9, 11)])
+    monkeypatch.setattr("sys.argv", ["gap", "--redraws", "0"])
+    assert gap.main() == 0
+    out = capsys.readouterr().out
+    assert "| this project, mean of surviving seeds | 182.0 | 2 of 3 seeds, 10 epochs |" in out
+    assert "| σ-grid resolution (91 values instead of 10) | +9.5 | per seed +10.0, +9.0 |" in out
+    # seed 0: 9 at epoch 4, 7 at best of every 5th; seed 2: 11 at epoch 10 either way
+    assert "| checkpoint every epoch instead of every 5th | +1.0 |" in out
+    assert "| seed-to-seed spread (SD; best seed − mean) | 2.8; +2.0 | seeds 0, 2 |" in out
+    assert "| ceiling: training images as samples | 241.2 |" in out

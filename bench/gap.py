@@ -1,0 +1,129 @@
+"""The gap budget: the paper's 225 nats on MNIST against this project's multi-seed mean, factor by
+factor, each measured on the committed runs.
+
+    python -m bench.gap [--redraws 5] [--long DIR] [--prior FILE]
+
+Reads metrics/datasets/mnist/ (parzen.json, train.json, train/seed-<n>/valid_parzen.tsv) and,
+for the redraws, the surviving seeds' generators in models/mnist/ (`dvc pull` or `dvc repro`
+first). Prints one row per factor:
+
+- σ-grid resolution: each surviving seed's test LL with σ chosen on the 91-value grid over the
+  same range (`fine_sigma`) minus its paper-grid score;
+- checkpoint choice: the best validation score over every epoch minus the best over every 5th
+  (the release saved a generator every epoch; validation nats, the test set is not used);
+- seed-to-seed spread: the survivors' standard deviation, and the best seed minus their mean;
+- redrawing the 10,000 samples: the standard deviation of the test LL over `--redraws` fresh
+  draws from each surviving seed's generator (the seed's `samples` stream, continued), σ chosen
+  again each time;
+- more epochs: with `--long`, a folder of a seed's log (valid_parzen.tsv) continued past the
+  committed schedule: the best validation score there minus the best up to the committed epochs;
+- the prior: with `--prior`, the parzen.json of a run with the other prior (`noise: gaussian`),
+  its test LL minus the same seed's here;
+- the ceiling: the training images used as samples (Theis et al., 2016).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import statistics
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from pipeline import params as P
+from pipeline import streams
+from pipeline.artifacts import load_processed
+from pipeline.models import load_generator, sample_noise
+from pipeline.parzen import evaluate
+from pipeline.paths import Paths
+
+PAPER = 225.0
+
+
+def valid_curve(path: Path) -> dict[int, float]:
+    with open(path) as f:
+        return {int(r["step"]): float(r["valid_parzen"]) for r in csv.DictReader(f, delimiter="\t")}
+
+
+def redraw_sd(ds: P.DatasetParams, seed: int, redraws: int) -> float:
+    """SD of the test LL over `redraws` fresh sets of samples from one seed's best generator."""
+    data = load_processed(ds.name)
+    G = load_generator(Paths(ds.name).seed_models(seed) / "generator_best.pt", ds.model,
+                       data.image_shape, "run `dvc repro train@mnist` or `dvc pull`")  # fmt: skip
+    rng = streams.generator(seed, "samples")
+    scores = []
+    with torch.no_grad():
+        G(sample_noise(ds.model, ds.parzen.samples, rng, "cpu"))  # the committed draw
+        for _ in range(redraws):
+            samples = G(sample_noise(ds.model, ds.parzen.samples, rng, "cpu"))
+            scores.append(evaluate(samples, data, ds, fine=False)[0]["test_ll"])
+    return statistics.stdev(scores)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.gap", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument(
+        "--redraws", type=int, default=5, help="fresh sample sets per seed (0: skip)"
+    )
+    parser.add_argument("--long", type=Path, help="a seed's log folder continued past the schedule")
+    parser.add_argument("--prior", type=Path, help="parzen.json of a run with the other prior")
+    args = parser.parse_args()
+    paths = Paths("mnist")
+    score = json.loads(paths.parzen.read_text())
+    run = json.loads(paths.train_record.read_text())
+    alive = [s for s, r in score["seeds"].items() if not r["collapsed"]]
+    if not alive:
+        sys.exit(f"{paths.parzen}: every seed collapsed; nothing to budget")
+    lls = [score["seeds"][s]["test_ll"] for s in alive]
+    rows = [("paper (Table 1)", f"{PAPER:.0f}", "")]
+    rows.append(("this project, mean of surviving seeds", f"{score['test_ll']:.1f}",
+                 f"{len(alive)} of {score['n_seeds']} seeds, {run['epochs']} epochs"))  # fmt: skip
+    fine = [
+        score["seeds"][s]["fine_sigma"]["test_ll"] - score["seeds"][s]["test_ll"] for s in alive
+    ]
+    rows.append(("σ-grid resolution (91 values instead of 10)", f"+{np.mean(fine):.1f}",
+                 f"per seed {', '.join(f'{d:+.1f}' for d in fine)}"))  # fmt: skip
+    every, fifth = [], []
+    for s in alive:
+        curve = valid_curve(paths.train_log / f"seed-{s}" / "valid_parzen.tsv")
+        every.append(max(curve.values()))
+        fifth.append(max(v for e, v in curve.items() if e % 5 == 0))
+    gain = np.mean(np.subtract(every, fifth))
+    rows.append(("checkpoint every epoch instead of every 5th", f"+{gain:.1f}", "validation nats"))
+    if len(lls) > 1:
+        spread = f"{statistics.stdev(lls):.1f}; +{max(lls) - statistics.mean(lls):.1f}"
+        rows.append(("seed-to-seed spread (SD; best seed − mean)", spread,
+                     f"seeds {', '.join(alive)}"))  # fmt: skip
+    if args.redraws > 1:
+        ds = P.load("params.yaml", datasets=["mnist"]).dataset("mnist")
+        sds = [redraw_sd(ds, int(s), args.redraws) for s in alive]
+        each = ", ".join(f"{v:.1f}" for v in sds)
+        rows.append((f"redrawing the {ds.parzen.samples:,} samples (SD of {args.redraws})",
+                     f"{np.mean(sds):.1f}", f"per seed {each}"))  # fmt: skip
+    if args.long:
+        curve = valid_curve(args.long / "valid_parzen.tsv")
+        base = max(v for e, v in curve.items() if e <= run["epochs"])
+        more = f"+{max(curve.values()) - base:.1f}"
+        rows.append((f"more epochs ({max(curve)} instead of {run['epochs']})", more,
+                     "validation nats, one seed"))  # fmt: skip
+    if args.prior:
+        other = json.loads(args.prior.read_text())
+        seed = next(iter(other["seeds"]))
+        delta = other["seeds"][seed]["test_ll"] - score["seeds"][seed]["test_ll"]
+        rows.append(("Gaussian prior instead of uniform", f"{delta:+.1f}", f"seed {seed}"))
+    ceiling = score["training_set"]["test_ll"]
+    rows.append(("ceiling: training images as samples", f"{ceiling:.1f}", "Theis et al., 2016"))
+    print("| factor | nats | measured on |\n|---|---|---|")
+    for row in rows:
+        print("| " + " | ".join(row) + " |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
