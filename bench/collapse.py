@@ -12,7 +12,7 @@ validation Parzen score and the samples' spread at the first and last epochs, th
 params.yaml's rule (or --valid-parzen-below / --spread-below / --epochs) marks it collapsed, and
 whether any later epoch came back above either threshold; then the collapse rate with its 95 %
 Wilson interval (scipy), and the margins: the best score and spread of the collapsed seeds after
-their collapse, the lowest of the others' when both signals were low.
+their collapse, and when the other seeds had both signals low.
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ def main() -> int:
     print("| seed | epochs | LL / spread, epoch 1 | LL / spread, last | D loss, last | collapsed "
           "at | came back after |")  # fmt: skip
     print("|---|---|---|---|---|---|---|")
-    flagged, after, others = 0, [], []
+    flagged, after, others, longest = 0, [], [], 0
     for seed, folder in seeds:
         log = read_log(folder)
         at = collapsed(log, rule)
@@ -88,8 +88,14 @@ def main() -> int:
                     or e["spread"] >= rule.spread_below]  # fmt: skip
             back = f"yes, epoch {rose[0]}" if rose else "no"
         else:
-            others += [e for e in log if e["valid_parzen"] < rule.valid_parzen_below
-                       and e["spread"] < rule.spread_below]  # fmt: skip
+            run = 0
+            for step, e in enumerate(log, 1):
+                low = (
+                    e["valid_parzen"] < rule.valid_parzen_below and e["spread"] < rule.spread_below
+                )
+                run = run + 1 if low else 0
+                longest = max(longest, run)
+                others += [step] * low
         print(f"| {seed} | {len(log)} | {first['valid_parzen']:.0f} / {first['spread']:.3f} | "
               f"{last['valid_parzen']:.0f} / {last['spread']:.3f} | {last['loss_d']:.2g} | "
               f"{at or '—'} | {back} |")  # fmt: skip
@@ -101,9 +107,10 @@ def main() -> int:
         print(f"collapsed seeds after their collapse: validation Parzen at most "
               f"{max(e['valid_parzen'] for e in after):.0f}, spread at most "
               f"{max(e['spread'] for e in after):.3f}")  # fmt: skip
+    epochs = ", ".join(f"{e}: {others.count(e)}" for e in sorted(set(others)))
     print(
         f"epochs of the other seeds with both signals low: {len(others)}"
-        + (f" (at most {rule.epochs - 1} in a row, by the rule)" if others else "")
+        + (f" (by epoch, {epochs}; at most {longest} in a row)" if others else "")
     )
     return 0
 
