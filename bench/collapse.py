@@ -18,7 +18,6 @@ their collapse, and when the other seeds had both signals low.
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -26,24 +25,7 @@ from pathlib import Path
 from scipy.stats import binomtest
 
 from pipeline import params as P
-from pipeline.collapse import CollapseSpec, collapsed
-
-SIGNALS = ("valid_parzen", "spread", "loss_d", "acc_fake")
-
-
-def read_log(folder: Path) -> list[dict]:
-    """One dict per epoch (step) of a seed's log, with the SIGNALS it has: the .tsv files in
-    `folder`, or in its live/plots/metrics/ (a checkpoint folder, while the run goes on)."""
-    if not (folder / "valid_parzen.tsv").is_file():
-        folder = folder / "live" / "plots" / "metrics"
-    epochs: dict[int, dict] = {}
-    for name in SIGNALS:
-        path = folder / f"{name}.tsv"
-        if path.is_file():
-            with open(path) as f:
-                for row in csv.DictReader(f, delimiter="\t"):
-                    epochs.setdefault(int(row["step"]), {})[name] = float(row[name])
-    return [epochs[step] for step in sorted(epochs)]
+from pipeline.collapse import CollapseSpec, read_log, spells
 
 
 def main() -> int:
@@ -64,7 +46,7 @@ def main() -> int:
     given = {k: v for k, v in given.items() if v is not None}
     if rule is None and len(given) < 3:
         sys.exit(f"{args.params}: 'mnist.train.collapse' is null; give the rule's three values")
-    rule = replace(rule, **given) if rule is not None else CollapseSpec(**given)
+    rule = replace(rule, **given) if rule is not None else CollapseSpec(**given, stop=False)
     seeds = sorted((int(p.name.removeprefix("seed-")), p) for p in args.logs.glob("seed-*"))
     if not seeds:
         sys.exit(f"{args.logs}: no seed-<n>/ logs; run the study first (see --help)")
@@ -76,7 +58,8 @@ def main() -> int:
     flagged, after, others, longest = 0, [], [], 0
     for seed, folder in seeds:
         log = read_log(folder)
-        at = collapsed(log, rule)
+        found = spells(log, rule)
+        at = found[0][0] if found else None  # the first collapse
         first, last = log[0], log[-1]
         back = "—"
         if at is not None:

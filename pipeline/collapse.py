@@ -1,29 +1,34 @@
-"""When a run has collapsed, and so stops early (params ``<dataset>.train.collapse``).
+"""When a run is collapsed (params ``<dataset>.train.collapse``), and whether that stops it.
 
-The released MNIST recipe collapses on about one seed in three within its first epochs (README,
-"Seeds and collapse"): D wins outright, G's sigmoid outputs saturate, every sample looks alike,
-the validation Parzen score falls by hundreds of nats, and none of that recovers. A run is
-marked collapsed at the first evaluated epoch e such that, at each of the last ``epochs``
-evaluated epochs up to e:
+The released MNIST recipe sometimes collapses in its first epochs (README, "Seeds and
+collapse"): D wins outright, G's sigmoid outputs saturate, every sample looks alike and the
+validation Parzen score falls by hundreds of nats. The rule: a run is collapsed from the first
+evaluated epoch e at which, for each of the last ``epochs`` evaluated epochs up to e,
 
 - the validation Parzen score (the one that selects the generator) is below
   ``valid_parzen_below``, and
 - the samples' spread, the mean over pixels of their standard deviation across the samples
   divided by the same for the validation images (1: as varied as the data; 0: one image), is
-  below ``spread_below``.
+  below ``spread_below``;
 
-The thresholds come from the collapse study (README): they separate every collapsed seed from
-every surviving one there. A collapsed run stops after that epoch; its best generator and its
-scores are kept and reported beside the surviving seeds, never averaged with them.
+and it stays collapsed while both hold. The thresholds come from the collapse study (README):
+they separate the collapsed epochs from every other seed's.
 
-This module decides only *when to stop*: it never changes what an epoch computes, so it is not
-part of the code a checkpoint must share with a run to be resumed (train.IDENTITY_CODE).
+A collapse is not always the end: the one seed of the study that collapsed, continued without a
+rule, came back 23 epochs later and trained on normally. So ``stop`` (stop the run at its first
+collapse, saving hours) is off by default, and a seed counts as collapsed in the results when
+it is collapsed at the end of its run (or was stopped). Every collapsed stretch is recorded.
+
+This module decides only *when to stop* and how a run is labelled: it never changes what an
+epoch computes, so it is not part of the code a checkpoint must share with a run to be resumed
+(train.NOT_COMPUTING).
 """
 
 from __future__ import annotations
 
-import math
+import csv
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 
@@ -32,30 +37,68 @@ class CollapseSpec:
     valid_parzen_below: float  # nats
     spread_below: float  # sample spread, relative to the validation images'
     epochs: int  # evaluated epochs in a row
+    stop: bool  # stop a run at its first collapse
 
 
 def parse(r: Any) -> CollapseSpec:
     """The `collapse` mapping of a train section, read by params.py's reader (errors name the
     key)."""
-    return CollapseSpec(
-        valid_parzen_below=r.number("valid_parzen_below", low=-math.inf, high=math.inf),
-        spread_below=r.number("spread_below", low=0.0, high=math.inf),
+    spec = CollapseSpec(
+        valid_parzen_below=r.number("valid_parzen_below", low=-float("inf")),
+        spread_below=r.number("spread_below"),
         epochs=r.integer("epochs"),
+        stop=r.raw("stop"),
     )
+    if not isinstance(spec.stop, bool):
+        raise r.fail("stop", spec.stop, "true or false")
+    return spec
 
 
-def collapsed(history: list[dict], spec: CollapseSpec | None) -> int | None:
-    """The epoch (counted from 1 over all phases) at which `history`, one dict of stats per
-    epoch, meets the criterion; None if it never does (or `spec` is None: never stop)."""
+def spells(history: list[dict], spec: CollapseSpec | None) -> list[tuple[int, int]]:
+    """The collapsed stretches of `history` (one dict of stats per epoch, counted from 1): for
+    each, the epoch at which the rule first held and the last epoch it held (a later epoch
+    without a validation score neither breaks nor extends one)."""
     if spec is None:
-        return None
-    run = 0  # evaluated epochs in a row that meet it
+        return []
+    found: list[tuple[int, int]] = []
+    run = 0  # evaluated epochs in a row with both signals low
     for step, stats in enumerate(history, 1):
         if "valid_parzen" not in stats:
             continue
         low = stats["valid_parzen"] < spec.valid_parzen_below
-        alike = stats.get("spread", math.inf) < spec.spread_below
-        run = run + 1 if low and alike else 0
-        if run >= spec.epochs:
-            return step
-    return None
+        run = run + 1 if low and stats.get("spread", float("inf")) < spec.spread_below else 0
+        if run == spec.epochs:
+            found.append((step, step))
+        elif run > spec.epochs:
+            found[-1] = (found[-1][0], step)
+    return found
+
+
+def collapsed(history: list[dict], spec: CollapseSpec | None) -> int | None:
+    """The epoch at which the run stops for collapse, when the rule says stop: the last of
+    `history` if the run is collapsed there (a run trained on, then given a stopping rule, stops
+    where it is, not back at its first collapse); else None."""
+    stop = spec is not None and spec.stop and at_end(history, spec)
+    return len(history) if stop else None
+
+
+def at_end(history: list[dict], spec: CollapseSpec | None) -> bool:
+    """Whether the run ends collapsed (the last evaluated epoch is in a collapsed stretch)."""
+    found = spells(history, spec)
+    evaluated = [step for step, s in enumerate(history, 1) if "valid_parzen" in s]
+    return bool(found and evaluated and found[-1][1] == evaluated[-1])
+
+
+def read_log(folder: Path, signals=("valid_parzen", "spread", "loss_d", "acc_fake")) -> list[dict]:
+    """One dict per epoch of a seed's log as `train` writes it (<signal>.tsv with a step column),
+    from `folder` or its live/plots/metrics/ (a checkpoint folder)."""
+    if not (folder / "valid_parzen.tsv").is_file():
+        folder = folder / "live" / "plots" / "metrics"
+    epochs: dict[int, dict] = {}
+    for name in signals:
+        path = folder / f"{name}.tsv"
+        if path.is_file():
+            with open(path) as f:
+                for row in csv.DictReader(f, delimiter="\t"):
+                    epochs.setdefault(int(row["step"]), {})[name] = float(row[name])
+    return [epochs.get(step, {}) for step in range(1, max(epochs, default=0) + 1)]

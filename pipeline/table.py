@@ -46,9 +46,16 @@ def _ours(score: dict) -> str:
 
 
 def _seed_cell(score: dict, run: dict) -> str:
-    """One seed's test LL ± SE, σ, best epoch, and when it collapsed."""
-    collapsed = f", collapsed at epoch {run['collapse_epoch']}" if run["collapsed"] else ""
-    return f"{_cell(score)}, {_sigma(score)}, best epoch {run['best_epoch']}{collapsed}"
+    """One seed's test LL ± SE, σ, best epoch, and when it collapsed (or collapsed and came
+    back)."""
+    spells = run.get("collapsed_epochs", [])
+    if run["collapsed"]:
+        note = f", collapsed from epoch {run['collapse_epoch']}"
+    elif spells:
+        note = ", collapsed in epochs " + ", ".join(f"{a}–{b}" for a, b in spells) + ", came back"
+    else:
+        note = ""
+    return f"{_cell(score)}, {_sigma(score)}, best epoch {run['best_epoch']}{note}"
 
 
 def describe_run(name: str) -> str:

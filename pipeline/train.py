@@ -39,7 +39,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from pipeline import checkpoints, code
+from pipeline import checkpoints, code, collapse
 from pipeline.adversarial import STATE, Trainer, fit, pick_device
 from pipeline.artifacts import load_processed
 from pipeline.errors import Interrupted, PipelineError
@@ -54,7 +54,7 @@ WORKER = "GAN_TRAIN_WORKER"  # set in the environment of a worker process (one s
 # closure is part of the "training code" a checkpoint must share with the run that resumes it.
 # This module is not in it: it only runs the seeds and gathers their outputs.
 NOT_COMPUTING = {
-    "pipeline/collapse.py": "decides only when a run stops",
+    "pipeline/collapse.py": "decides only when a run stops, and how it is labelled",
     "pipeline/params.py": "reads params.yaml; the values it reads are part of the identity",
     "pipeline/datasets/__init__.py": "the registry of sources; a run's shapes are in its data",
     "pipeline/paths.py": "names files",
@@ -370,6 +370,23 @@ def relay(errors, status: int, name: str) -> str | None:
     return error
 
 
+def labelled(folder: Path, ds: DatasetParams, phases: tuple[int, ...]) -> dict:
+    """A seed's summary (RESULT) with its collapses from its log, the last phase's epochs only:
+    ``collapsed`` when it ended collapsed or was stopped for it, ``collapse_epoch`` where that
+    last collapse began, ``collapsed_epochs`` every collapsed stretch [first, last] (one it came
+    back from included), ``stopped_at`` the epoch a stopping rule ended it."""
+    result = json.loads((folder / RESULT).read_text())
+    earlier = sum(phases[:-1])
+    history = [{} if i < earlier else e for i, e in enumerate(collapse.read_log(folder))]
+    found = collapse.spells(history, ds.train.collapse)
+    stopped = result.pop("collapse_epoch")
+    result["collapsed"] = stopped is not None or collapse.at_end(history, ds.train.collapse)
+    result["collapse_epoch"] = found[-1][0] if result["collapsed"] else None
+    result["collapsed_epochs"] = [list(spell) for spell in found]
+    result["stopped_at"] = stopped
+    return result
+
+
 def run(params: Params, ds: DatasetParams, fresh: bool = False, seed: int | None = None,
         threads: int | None = None) -> None:  # fmt: skip
     """Train every seed of `ds.seeds` (or only `seed`), side by side where the CPU allows, then
@@ -399,10 +416,8 @@ def run(params: Params, ds: DatasetParams, fresh: bool = False, seed: int | None
                 train_seed(params, ds, s, fresh)
         else:
             in_workers(params, ds, workers, threads, fresh)
-        results = {}
-        for s in ds.seeds:
-            path = paths.seed_checkpoints(s) / RESULT
-            results[str(s)] = json.loads(path.read_text())
+        phases = ds.train.schedule(params.resolved_schedule(device.type == "cuda"))
+        results = {str(s): labelled(paths.seed_checkpoints(s), ds, phases) for s in ds.seeds}
         with atomic_dir(paths.models) as models:
             for s in ds.seeds:
                 (models / f"seed-{s}").mkdir()
@@ -415,7 +430,6 @@ def run(params: Params, ds: DatasetParams, fresh: bool = False, seed: int | None
                 shutil.copytree(paths.seed_checkpoints(s) / "live" / "plots" / "metrics",
                                 log / f"seed-{s}")  # fmt: skip
     schedule = params.resolved_schedule(device.type == "cuda")
-    phases = ds.train.schedule(schedule)
     record = {  # artifacts.RUN_KEYS: what table and figures caption the numbers with
         "k": params.k,
         "update": params.update,

@@ -212,13 +212,22 @@ def test_a_longer_schedule_a_collapse_rule_or_a_seed_added_back_resume_the_runs(
     assert f"mnist seed 0: resuming after epoch {EPOCHS} of {more}" in result.stdout
     assert f"mnist seed 1 epoch {more}/{more} " in result.stdout
     # a rule that every evaluated epoch (every 2nd here) meets: collapsed at the 3rd, no retraining
-    rule = {"valid_parzen_below": 1e9, "spread_below": 1e9, "epochs": 3}
+    rule = {"valid_parzen_below": 1e9, "spread_below": 1e9, "epochs": 3, "stop": True}
     ruled = work.write_params("ruled.yaml", lambda p: longer(p, rule))
     result = work.cli("train", "mnist", "--params", ruled)
     assert result.returncode == 0 and "epoch_seconds" not in result.stdout
     record = json.loads((work.root / "metrics/datasets/mnist/train.json").read_text())
     assert record["collapsed"] == 2
-    assert [r["collapse_epoch"] for r in record["seeds"].values()] == [6, 6]
+    # given after the run went on, the rule stops it where it is: collapsed since epoch 6
+    assert [r["stopped_at"] for r in record["seeds"].values()] == [12, 12]
+    assert [r["collapsed_epochs"] for r in record["seeds"].values()] == [[[6, 12]]] * 2
+    # the same rule without stopping: the record says so, nothing retrains
+    labels = work.write_params("labels.yaml", lambda p: longer(p, {**rule, "stop": False}))
+    result = work.cli("train", "mnist", "--params", labels)
+    assert result.returncode == 0 and "epoch_seconds" not in result.stdout
+    record = json.loads((work.root / "metrics/datasets/mnist/train.json").read_text())
+    seed = record["seeds"]["0"]
+    assert seed["collapsed"] and seed["stopped_at"] is None and seed["collapse_epoch"] == 6
     # seed 0 left out, then back: it resumes where it was
     only_1 = work.write_params("only1.yaml", lambda p: longer(p, seeds=[1]))
     assert work.cli("train", "mnist", "--params", only_1).returncode == 0

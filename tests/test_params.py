@@ -36,6 +36,10 @@ def test_repo_params_load_and_match_the_paper():
             lambda p: p["mnist"]["train"].update(collapse={"valid_parzen_below": -100}),
             "missing key 'mnist.train.collapse.spread_below'",
         ),
+        (
+            lambda p: p["mnist"]["train"]["collapse"].update(stop="no"),
+            "'mnist.train.collapse.stop' is 'no'; expected true or false",
+        ),
         (lambda p: p.update(update="sideways"), "'update' is 'sideways'"),
         (lambda p: p["mnist"].update(source="imagenet"), "'mnist.source' is 'imagenet'"),
         (

@@ -7,11 +7,12 @@ import pytest
 
 from pipeline import code, train
 from pipeline.artifacts import shown_seed, survivors
-from pipeline.collapse import CollapseSpec, collapsed
+from pipeline.collapse import CollapseSpec, at_end, collapsed, spells
 from pipeline.parzen import over_seeds
 from pipeline.table import _ours
 
-RULE = CollapseSpec(valid_parzen_below=-150.0, spread_below=0.2, epochs=2)
+RULE = CollapseSpec(valid_parzen_below=-150.0, spread_below=0.2, epochs=2, stop=True)
+LABEL = CollapseSpec(valid_parzen_below=-150.0, spread_below=0.2, epochs=2, stop=False)
 
 
 def epoch(valid_parzen: float | None, spread: float = 0.9) -> dict:
@@ -20,7 +21,9 @@ def epoch(valid_parzen: float | None, spread: float = 0.9) -> dict:
 
 def test_a_run_collapses_when_its_score_and_spread_stay_low_for_the_rule_s_epochs():
     history = [epoch(-60), epoch(-300, 0.01), epoch(-320, 0.01), epoch(-330, 0.01)]
-    assert collapsed(history, RULE) == 3  # the second low epoch in a row
+    # taken epoch by epoch, as training goes: it stops at the second low epoch in a row
+    assert [collapsed(history[:n], RULE) for n in (1, 2, 3)] == [None, None, 3]
+    assert spells(history, RULE) == [(3, 4)]
 
 
 def test_a_dip_that_recovers_is_not_a_collapse():
@@ -41,6 +44,19 @@ def test_epochs_without_a_validation_score_neither_count_nor_break_the_run_of_lo
 
 def test_no_rule_never_stops():
     assert collapsed([epoch(-900, 0.0)] * 10, None) is None
+
+
+def test_without_stop_a_run_goes_on_and_is_collapsed_only_if_it_ends_so():
+    """The study's collapsed seed came back 23 epochs later: a collapse is recorded, and counts
+    against the seed only when the run ends in one."""
+    came_back = [epoch(-60), epoch(-300, 0.01), epoch(-320, 0.01), epoch(-330, 0.01),
+                 epoch(-40, 0.6), epoch(30, 0.9)]  # fmt: skip
+    assert collapsed(came_back, LABEL) is None  # never stops
+    assert spells(came_back, LABEL) == [(3, 4)] and not at_end(came_back, LABEL)
+    stuck = came_back[:4]
+    assert spells(stuck, LABEL) == [(3, 4)] and at_end(stuck, LABEL)
+    twice = [*came_back, epoch(-400, 0.02), epoch(-410, 0.02), epoch(None)]
+    assert spells(twice, LABEL) == [(3, 4), (8, 8)] and at_end(twice, LABEL)
 
 
 def test_table1_cell_is_the_survivors_mean_and_sd_with_the_collapse_count():
