@@ -38,7 +38,7 @@ from pipeline import params as P
 from pipeline import streams
 from pipeline.artifacts import load_processed
 from pipeline.models import load_generator, sample_noise
-from pipeline.parzen import evaluate
+from pipeline.parzen_protocol import evaluate
 from pipeline.paths import Paths
 
 PAPER = 225.0

@@ -100,6 +100,42 @@ def parzen(dataset: str = DATASET, params: Path = PARAMS) -> None:
 
 
 @app.command()
+def classifier(dataset: str = DATASET, params: Path = PARAMS) -> None:
+    """Train the section's classifier on its training rows; its features score samples in
+    `quality` (a section without labels gets a note)."""
+    from pipeline import classifier as stage
+
+    _stage(stage.run, params, dataset)
+
+
+@app.command()
+def quality(dataset: str = DATASET, params: Path = PARAMS) -> None:
+    """Score every seed's samples beyond the Parzen window (classifier features, memorisation)
+    beside real held-out images, and the Parzen score against the number of samples."""
+    from pipeline import quality as stage
+
+    _stage(stage.run, params, dataset)
+
+
+@app.command()
+def references(dataset: str = DATASET, params: Path = PARAMS) -> None:
+    """The Parzen estimate's sanity rows: training images, held-out images, k-means centroids
+    and uniform noise as the samples, and the training images' score against N."""
+    from pipeline import references as stage
+
+    _stage(stage.run, params, dataset)
+
+
+@app.command()
+def inception(dataset: str = DATASET, params: Path = PARAMS) -> None:
+    """The Fréchet Inception Distance, when params `inception.weights` names a local
+    Inception-v3 weights file (otherwise one line saying it was skipped)."""
+    from pipeline import inception as stage
+
+    _stage(stage.run, params, dataset)
+
+
+@app.command()
 def figures() -> None:
     """Put the datasets' panels of Figure 2 together (figures/figure2.png), each captioned with
     its run's record."""

@@ -15,7 +15,7 @@ import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -24,12 +24,17 @@ from pipeline.collapse import CollapseSpec
 from pipeline.datasets import SOURCES
 from pipeline.errors import PipelineError
 
+if TYPE_CHECKING:
+    import numpy as np
+
 UPDATES = ("simultaneous", "alternating")
 GENERATOR_LOSSES = ("non_saturating", "minimax")
 DEVICES = ("auto", "cpu", "cuda")
 NOISES = ("uniform", "gaussian")
 SCHEDULES = ("auto", "paper", "cpu")
 PRECISIONS = ("fp32", "bf16")
+CLASSIFIER_NETS = ("lenet", "convnet")
+STAGE_SECTIONS = ("quality", "references", "inception")  # top-level sections that are not datasets
 ACTIVATION_NAMES = ("relu", "sigmoid")
 OUTPUTS = ("sigmoid", "linear", "deconv")
 
@@ -74,6 +79,15 @@ class Split:
     train: tuple[int, int]  # rows of the official training file used to train G and D
     valid: tuple[int, int]  # held-out rows of the training file (model selection, sigma)
     test: int  # first N rows of the official test file (all 10,000 for the paper)
+
+    def take(self, train: np.ndarray, test: np.ndarray) -> dict[str, np.ndarray]:
+        """These rows of the official training and test arrays (images or their labels), named
+        as artifacts.Processed stores them."""
+        return {
+            "train": train[slice(*self.train)],
+            "valid_0": train[slice(*self.valid)],
+            "test_0": test[: self.test],
+        }
 
 
 @dataclass(frozen=True)
@@ -175,6 +189,49 @@ class ParzenSpec:
 
 
 @dataclass(frozen=True)
+class ClassifierSpec:
+    """The section's in-pipeline classifier (stage `classifier`), whose features and class
+    predictions score samples beyond the Parzen window (fidelity.py). Trained with Adam on the
+    section's training rows, its validation rows reported; never on the test rows."""
+
+    net: str  # "lenet" (28 x 28 grey) | "convnet" (3 x 32 x 32 colour): classifiers.py
+    epochs: int
+    batch_size: int
+    lr: float
+    seed: int
+
+
+@dataclass(frozen=True)
+class QualitySpec:
+    """Top-level `quality`: how the stage `quality` scores every run (fidelity.py)."""
+
+    kid_subsets: int  # KID: random subsets ...
+    kid_subset_size: int  # ... of this many rows from each set
+    nearest_k: int  # precision / recall / density / coverage neighbourhood
+    is_splits: int  # Inception-score analogue: parts of the samples
+    mode_min_share: float  # a class is covered with at least this share of its data share
+    seed: int  # subsets and splits
+
+
+@dataclass(frozen=True)
+class ReferencesSpec:
+    """Top-level `references`: the Parzen estimate's sanity rows (stage `references`)."""
+
+    kmeans: int  # centroids of the training set used as samples (Theis et al., 2016)
+    kmeans_iter: int  # Lloyd iterations
+    sample_sizes: tuple[int, ...]  # N for the score-against-N curve
+
+
+@dataclass(frozen=True)
+class InceptionSpec:
+    """Top-level `inception`: the optional Inception FID (stage `inception`)."""
+
+    weights: str | None  # a local torch-fidelity weights file; None: the stage only says so
+    samples: int  # images per set (samples, held-out, test)
+    batch: int
+
+
+@dataclass(frozen=True)
 class DatasetParams:
     name: str
     source: str
@@ -184,6 +241,7 @@ class DatasetParams:
     parzen: ParzenSpec
     seeds: tuple[int, ...]  # one run per seed (independent streams, pipeline/streams.py)
     deviation: str | None = None  # how the section departs from the released config, if it does
+    classifier: ClassifierSpec | None = None  # None: no labels, no classifier features
 
     @property
     def folds(self) -> int:
@@ -201,6 +259,9 @@ class Params:
     precision: str  # "fp32" (the paper's arithmetic) | "bf16" (autocast matmuls and convs)
     datasets: tuple[str, ...]
     by_name: dict[str, DatasetParams]
+    quality: QualitySpec
+    references: ReferencesSpec
+    inception: InceptionSpec
     file: Path = Path("params.yaml")  # where they were read from
 
     def dataset(self, name: str) -> DatasetParams:
@@ -489,7 +550,51 @@ def _dataset(name: str, r: _Reader) -> DatasetParams:
     if len(set(seeds)) < len(seeds) or max(seeds) > SEED_MAX:
         raise r.fail("seeds", list(seeds), f"distinct integers in [0, {SEED_MAX}]")
     deviation = r.text_or_null("deviation")
-    return DatasetParams(name, source.name, split, model, train, parzen, seeds, deviation)
+    classifier = None
+    if not r.is_null("classifier"):
+        if not source.classes:
+            raise r.fail("classifier", r.raw("classifier"), f"null: {source.name} has no labels")
+        c = r.sub("classifier")
+        classifier = ClassifierSpec(
+            net=c.choice("net", CLASSIFIER_NETS),
+            epochs=c.integer("epochs"),
+            batch_size=c.integer("batch_size"),
+            lr=c.number("lr"),
+            seed=c.integer("seed", minimum=0, maximum=SEED_MAX),
+        )
+        wanted = "lenet" if source.image_shape == (28, 28) else "convnet"
+        if classifier.net != wanted:
+            raise c.fail("net", classifier.net, f"{wanted!r} for {source.name}'s images")
+    return DatasetParams(
+        name, source.name, split, model, train, parzen, seeds, deviation, classifier
+    )
+
+
+def _quality(q: _Reader) -> QualitySpec:
+    return QualitySpec(
+        kid_subsets=q.integer("kid_subsets"),
+        kid_subset_size=q.integer("kid_subset_size", minimum=2),
+        nearest_k=q.integer("nearest_k"),
+        is_splits=q.integer("is_splits"),
+        mode_min_share=q.number("mode_min_share", high=1.0),
+        seed=q.integer("seed", minimum=0, maximum=SEED_MAX),
+    )
+
+
+def _inception(r: _Reader) -> InceptionSpec:
+    return InceptionSpec(
+        weights=r.text_or_null("weights"),
+        samples=r.integer("samples", minimum=2),
+        batch=r.integer("batch"),
+    )
+
+
+def _references(r: _Reader) -> ReferencesSpec:
+    return ReferencesSpec(
+        kmeans=r.integer("kmeans"),
+        kmeans_iter=r.integer("kmeans_iter"),
+        sample_sizes=r.int_list("sample_sizes"),
+    )
 
 
 def load(path: str | Path = "params.yaml", datasets: list[str] | None = None) -> Params:
@@ -510,7 +615,9 @@ def load(path: str | Path = "params.yaml", datasets: list[str] | None = None) ->
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names) or not names:
         raise r.fail("datasets", names, "a non-empty list of dataset section names")
     # every dataset section is checked, listed in `datasets` or not
-    sections = dict.fromkeys([*names, *(n for n, v in data.items() if isinstance(v, dict))])
+    sections = dict.fromkeys(
+        [*names, *(n for n, v in data.items() if isinstance(v, dict) and n not in STAGE_SECTIONS)]
+    )
     params = Params(
         k=r.integer("k"),
         update=r.choice("update", UPDATES),
@@ -520,6 +627,9 @@ def load(path: str | Path = "params.yaml", datasets: list[str] | None = None) ->
         precision=r.choice("precision", PRECISIONS),
         datasets=tuple(names),
         by_name={n: _dataset(n, r.sub(n)) for n in sections},
+        quality=_quality(r.sub("quality")),
+        references=_references(r.sub("references")),
+        inception=_inception(r.sub("inception")),
         file=file,
     )
     r.check_unknown()

@@ -67,12 +67,50 @@ class Paths:
         return self.metrics / "parzen_sigma"
 
     @property
+    def classifier(self) -> Path:  # classifier.pt, or none.txt for a section without labels
+        return self.root / "models" / "classifiers" / self.dataset
+
+    @property
+    def classifier_record(self) -> Path:  # its accuracy, or why there is none
+        return self.metrics / "classifier.json"
+
+    @property
+    def quality(self) -> Path:  # every seed's metrics beyond Parzen, and the real reference
+        return self.metrics / "quality.json"
+
+    @property
+    def memorisation(self) -> Path:  # seed-<n>.csv: nearest-training-image distance histograms
+        return self.metrics / "memorisation"
+
+    @property
+    def references(self) -> Path:  # the Parzen estimate's sanity rows
+        return self.metrics / "references.json"
+
+    @property
+    def parzen_by_n(self) -> Path:  # the training images' Parzen score against N (references)
+        return self.metrics / "parzen_n_training.csv"
+
+    @property
+    def parzen_by_n_gan(self) -> Path:  # the shown seed's Parzen score against N (quality)
+        return self.metrics / "parzen_n_gan.csv"
+
+    @property
+    def inception(self) -> Path:  # the optional Inception FID, or why there is none
+        return self.metrics / "inception.json"
+
+    @property
+    def classes(self) -> Path:  # the samples' predicted classes (quality)
+        return self.metrics / "classes.csv"
+
+    @property
     def figures(self) -> Path:  # this dataset's panel of Figure 2, and Figure 3
         return self.root / "figures" / "datasets" / self.dataset
 
 
 TABLE_MD = Path("metrics") / "table1.md"
 TABLE_CSV = Path("metrics") / "table1.csv"
+BEYOND_MD = Path("metrics") / "beyond.md"  # the second table: metrics beyond Parzen
+BEYOND_CSV = Path("metrics") / "beyond.csv"
 FIGURE2 = Path("figures") / "figure2.png"  # all panels of Figure 2 (stage `figures`)
 
 

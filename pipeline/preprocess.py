@@ -30,11 +30,7 @@ def _array_splits(ds: DatasetParams, train: np.ndarray, test: np.ndarray) -> dic
             )
     if split.test > len(test):
         raise PipelineError(f"{ds.name}.split.test = {split.test} exceeds {len(test)} rows")
-    return {
-        "train": train[slice(*split.train)],
-        "valid_0": train[slice(*split.valid)],
-        "test_0": test[: split.test],
-    }
+    return split.take(train, test)
 
 
 def _fold_splits(ds: DatasetParams, data: Folds) -> dict:

@@ -22,6 +22,7 @@ from pipeline import streams
 from pipeline.artifacts import load_processed, read_run, rerun, save_samples, shown_seed
 from pipeline.datasets import SOURCES
 from pipeline.errors import PipelineError
+from pipeline.images import for_display
 from pipeline.models import load_generator, sample_noise
 from pipeline.params import DatasetParams, Params
 from pipeline.paths import Paths, atomic_path
@@ -36,15 +37,6 @@ def nearest(queries: np.ndarray, train: np.ndarray) -> np.ndarray:
     t = torch.from_numpy(train).double()
     dist = (t * t).sum(1)[None, :] - 2 * q @ t.T  # + ||q||^2, constant per row
     return dist.argmin(1).numpy()
-
-
-def for_display(images: np.ndarray, display: str, scale: float | None = None) -> np.ndarray:
-    """Pixels in [0, 1]: as they are ("unit"), or x / scale mapped from [-1, 1] ("symmetric",
-    scale = the largest |x| of `images` unless given)."""
-    if display == "unit":
-        return images
-    scale = float(np.abs(images).max()) if scale is None else scale
-    return (images / scale + 1) / 2
 
 
 def grid(images: np.ndarray, rows: int, cols: int, shape: tuple[int, ...], pad: int = 1):

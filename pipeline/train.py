@@ -69,11 +69,13 @@ def training_code() -> str:
 
 
 def trajectory(params: Params, ds: DatasetParams, seed: int, phases: tuple[int, ...]) -> dict:
-    """The params one seed's run depends on, epoch by epoch: its section less the seed list,
-    the collapse rule (when to stop, not what is computed) and the length of the last phase (a
-    finished run resumes into a longer one: ``-S mnist.train.cpu_epochs=1000`` continues it)."""
+    """The params one seed's run depends on, epoch by epoch: its section less the seed list, the
+    classifier that scores it, the collapse rule (when to stop, not what is computed) and the
+    length of the last phase (a finished run resumes into a longer one:
+    ``-S mnist.train.cpu_epochs=1000`` continues it)."""
     section = as_dict(ds)
-    del section["seeds"]
+    for key in ("seeds", "classifier"):  # classifier: what scores the run, not the run
+        del section[key]
     for key in ("collapse", "epochs", "cpu_epochs"):
         del section["train"][key]
     return {

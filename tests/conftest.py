@@ -47,8 +47,12 @@ def tiny_params_dict(datasets: list[str] = ("mnist",)) -> dict:
         d["seeds"] = [0]
         if d["parzen"]["valid"] is not None:
             d["parzen"]["valid"] = 100
+        if d["classifier"]:
+            d["classifier"].update(epochs=1, batch_size=50)
     p["mnist"]["train"].update(epochs=[2], cpu_epochs=[2])
     p["mnist"]["seeds"] = [0, 1]  # several seeds, run side by side
+    p["quality"].update(kid_subsets=10, kid_subset_size=100, is_splits=3)
+    p["references"].update(kmeans=40, kmeans_iter=5, sample_sizes=[100, 300, 1000])
     return p
 
 

@@ -143,6 +143,38 @@ def test_metrics_and_table_are_filled(repo):
     assert "2 epochs, seeds 0, 1, k = 1, simultaneous update" in table
 
 
+def test_beyond_table1_every_seed_and_the_real_reference_are_scored(repo):
+    root, _ = repo
+    metrics = root / "metrics/datasets"
+    accuracy = json.loads((metrics / "mnist/classifier.json").read_text())
+    assert accuracy["test_accuracy"] > 0.3 and accuracy["n_train"] == 400  # chance is 0.1
+    assert accuracy["class_share"] == pytest.approx([0.1] * 10, abs=0.05)
+    quality = json.loads((metrics / "mnist/quality.json").read_text())
+    assert set(quality["seeds"]) == {"0", "1"} and quality["classifier"]
+    for row in [*quality["seeds"].values(), quality["reference"]]:
+        assert row["fid"] >= 0 and row["kid_sd"] >= 0 and 1 <= row["inception_score"] <= 10
+        assert 0 <= row["precision"] <= 1 and 0 <= row["coverage"] <= 1
+        assert 0 <= row["modes_covered"] <= 10 and 0 <= row["pixel_closer_than_held_out"] <= 1
+    # held-out real images are nearer the test images in the classifier's space than samples of
+    # a two-epoch generator are
+    assert quality["reference"]["fid"] < min(r["fid"] for r in quality["seeds"].values())
+    assert quality["fid"] == pytest.approx(statistics.mean(
+        r["fid"] for r in quality["seeds"].values()))  # fmt: skip
+    faces = json.loads((metrics / "lfw/quality.json").read_text())
+    assert not faces["classifier"] and "fid" not in faces["reference"]
+    assert 0 <= faces["seeds"]["0"]["pixel_closer_than_held_out"] <= 1
+    assert (root / "models/classifiers/lfw/none.txt").is_file()
+    references = json.loads((metrics / "mnist/references.json").read_text())
+    # Theis et al. (2016): noise scores far below real images, whatever the estimator's faults
+    assert references["uniform_noise"]["test_ll"] < references["training_set"]["test_ll"] - 100
+    assert references["kmeans"]["k"] == 40 and references["held_out"]["n_test"] == 200
+    by_n = (metrics / "mnist/parzen_n_training.csv").read_text().splitlines()
+    assert by_n[0] == "n,test_ll,test_se" and [r.split(",")[0] for r in by_n[1:]] == ["100", "300"]
+    gan = (metrics / "mnist/parzen_n_gan.csv").read_text().splitlines()
+    assert [r.split(",")[0] for r in gan[1:]] == ["100", "300", "1000"]
+    assert "note" in json.loads((metrics / "cifar10_fc/references.json").read_text())
+
+
 @pytest.mark.parametrize("name", ["tfd", "lfw"])
 def test_faces_are_scored_per_fold_with_the_se_across_folds(repo, name):
     root, _ = repo
@@ -205,9 +237,11 @@ def test_plan_names_what_a_param_change_reruns_and_nothing_else(repo):
     finally:
         (root / "params.yaml").write_text(params)
     stages = [line.split()[0] for line in plan.splitlines()[1:-1]]
-    # parzen's own params changed; train reads mnist.parzen too; the rest runs downstream
+    # parzen's own params changed; train, references and quality read mnist.parzen too; the
+    # rest runs downstream
     assert stages[0] == "train@mnist" and "params.yaml (mnist.parzen)" in plan
-    assert set(stages) == {"train@mnist", "sample@mnist", "parzen@mnist", "table", "figures"}
+    assert set(stages) == {"train@mnist", "sample@mnist", "parzen@mnist", "references@mnist",
+                           "quality@mnist", "inception@mnist", "table", "figures"}  # fmt: skip
     assert "epochs ×" in plan  # an estimate from the run record
 
 

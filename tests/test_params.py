@@ -75,6 +75,17 @@ def test_repo_params_load_and_match_the_paper():
             lambda p: p["mnist"]["parzen"].update(samples=10**12),
             "'mnist.parzen.samples' is 1000000000000; expected at most",
         ),
+        (
+            lambda p: p["lfw"].update(classifier={"net": "lenet"}),
+            "'lfw.classifier' is {'net': 'lenet'}; expected null: lfw has no labels",
+        ),
+        (
+            lambda p: p["mnist"]["classifier"].update(net="convnet"),
+            "'mnist.classifier.net' is 'convnet'; expected 'lenet' for mnist's images",
+        ),
+        (lambda p: p["quality"].update(nearest_k=0), "'quality.nearest_k' is 0"),
+        (lambda p: p["references"].update(sample_sizes=[]), "'references.sample_sizes' is []"),
+        (lambda p: p["inception"].update(weights=5), "'inception.weights' is 5; expected null"),
     ],
 )
 def test_bad_value_names_its_key(tmp_path, tiny_dict, edit, needle):

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from pipeline import parzen
+from pipeline import parzen, parzen_protocol
 from pipeline.parzen_window import log_likelihood, select_sigma
 from pipeline.paths import Paths
 
@@ -60,6 +60,6 @@ def test_each_fold_chooses_sigma_on_its_own_valid_split(tmp_path, monkeypatch, t
 
 def test_across_folds_is_mean_and_population_se():
     scores = [{"test_ll": v, "valid_ll": 0.0} for v in (1.0, 2.0, 4.0, 7.0, 11.0)]
-    out = parzen.across_folds(scores)
+    out = parzen_protocol.across_folds(scores)
     assert out["test_ll"] == pytest.approx(5.0)
     assert out["test_se"] == pytest.approx(np.std([1, 2, 4, 7, 11]) / math.sqrt(5))

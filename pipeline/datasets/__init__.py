@@ -22,6 +22,7 @@ class Source:
     image_shape: tuple[int, ...]  # (H, W) grayscale or (C, H, W) colour
     folds: bool  # TFD's layout (images + a folds matrix) rather than rows of official files
     display: str  # "unit": pixels in [0, 1]; "symmetric": x / max|x| mapped to [0, 1] (GCN data)
+    classes: int = 0  # class labels its module's `labels` reads (0: none, or none used)
 
     @property
     def dim(self) -> int:
@@ -39,10 +40,10 @@ class Section:
 SOURCES: dict[str, Source] = {
     s.name: s
     for s in (
-        Source("mnist", (28, 28), folds=False, display="unit"),
+        Source("mnist", (28, 28), folds=False, display="unit", classes=10),
         Source("tfd", (48, 48), folds=True, display="unit"),
         Source("lfw", (48, 48), folds=True, display="unit"),
-        Source("cifar10", (3, 32, 32), folds=False, display="symmetric"),
+        Source("cifar10", (3, 32, 32), folds=False, display="symmetric", classes=10),
     )
 }
 
@@ -57,3 +58,9 @@ SECTIONS: dict[str, Section] = {
         Section("cifar10_conv", "cifar10", "CIFAR-10 (convolutional)", None),
     )
 }
+
+
+def in_table1(section: str) -> bool:
+    """Whether a params section has a Table 1 column (any section the registry does not know is
+    treated as one that does)."""
+    return section not in SECTIONS or SECTIONS[section].column is not None

@@ -41,36 +41,42 @@ def global_contrast_normalize(x: np.ndarray, scale: float = 55.0) -> np.ndarray:
     return (x / norm).astype(np.float32)
 
 
-def read_python(path: Path) -> tuple[np.ndarray, np.ndarray]:
+def read_python(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The official pickled batches: data_batch_1..5 (50,000 rows), test_batch (10,000), read
-    member by member from the archive (nothing extracted to disk). Pickles can run code, so they
-    are unpickled only from an archive whose md5 is the official one, checked here again at read
-    time (data/raw may come from a cache or remote rather than the download stage)."""
+    member by member from the archive (nothing extracted to disk); images and labels of each.
+    Pickles can run code, so they are unpickled only from an archive whose md5 is the official
+    one, checked here again at read time (data/raw may come from a cache or remote rather than
+    the download stage)."""
     got = md5sum(path)
     if got != PYTHON.md5:
         raise PipelineError(
             f"{path}: md5 {got}, expected the official {PYTHON.md5}; its pickles were not opened"
         )
-    batches: dict[str, np.ndarray] = {}
+    batches: dict[str, dict] = {}
     with open_tar(path) as tar:
         for member in tar:
             stem = Path(member.name).name
             if stem.startswith(("data_batch_", "test_batch")):
-                batch = pickle.load(tar.extractfile(member), encoding="bytes")  # noqa: S301
-                batches[stem] = np.asarray(batch[b"data"], dtype=np.uint8)
+                batches[stem] = pickle.load(tar.extractfile(member), encoding="bytes")  # noqa: S301
     names = [f"data_batch_{i}" for i in range(1, 6)]
     if set(batches) != {*names, "test_batch"}:
         raise PipelineError(
             f"{path}: expected data_batch_1..5 and test_batch, got {sorted(batches)}"
         )
-    return np.concatenate([batches[n] for n in names]), batches["test_batch"]
+
+    def take(key: bytes, dtype, parts: list[str]) -> np.ndarray:
+        return np.concatenate([np.asarray(batches[n][key], dtype=dtype) for n in parts])
+
+    test = ["test_batch"]
+    return (take(b"data", np.uint8, names), take(b"data", np.uint8, test),
+            take(b"labels", np.int64, names), take(b"labels", np.int64, test))  # fmt: skip
 
 
-def read_jpeg(path: Path) -> tuple[np.ndarray, np.ndarray]:
+def read_jpeg(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The mirror's JPEGs, ``<split>/<class>/<index>.jpg``. The official files interleave the
     classes; these keep each class in its original order, so row i here is image i // 10 of class
     i % 10: rows 0-40,000 hold the first 4,000 images of every class, as the official 0-40,000
-    hold about 4,000 of each."""
+    hold about 4,000 of each. Images of train and test, then their labels."""
     from PIL import Image
 
     found: dict[str, dict[tuple[int, int], np.ndarray]] = defaultdict(dict)
@@ -90,12 +96,22 @@ def read_jpeg(path: Path) -> tuple[np.ndarray, np.ndarray]:
                 f"{path}: {split}/ holds {len(rows)} images, expected {10 * per_class}"
             )
         out.append(np.stack([rows[key] for key in sorted(rows)]))
-    return out[0], out[1]
+    train_labels, test_labels = (np.arange(len(x)) % 10 for x in out)  # the sorted keys' class
+    return out[0], out[1], train_labels, test_labels
+
+
+def read_labelled(raw: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    if (raw / PYTHON.name).is_file():
+        return read_python(raw / PYTHON.name)
+    return read_jpeg(raw / JPEG.name)
+
+
+def labels(raw: Path) -> Arrays:
+    """The class (index into CLASSES) of every row of `read`'s arrays."""
+    _, _, train, test = read_labelled(raw)
+    return Arrays(train, test)
 
 
 def read(raw: Path) -> Arrays:
-    if (raw / PYTHON.name).is_file():
-        train, test = read_python(raw / PYTHON.name)
-    else:
-        train, test = read_jpeg(raw / JPEG.name)
+    train, test, _, _ = read_labelled(raw)
     return Arrays(global_contrast_normalize(train), global_contrast_normalize(test))

@@ -33,6 +33,21 @@ def read_idx_images(path: Path) -> np.ndarray:
     return np.frombuffer(data[16:], dtype=np.uint8).reshape(count, rows * cols)
 
 
+def read_idx_labels(path: Path) -> np.ndarray:
+    """IDX1: big-endian magic 2049, count, then one uint8 label per image."""
+    data = read_gzip(path)
+    magic, count = np.frombuffer(data[:8], dtype=">u4")
+    if magic != 2049 or len(data) != 8 + count:
+        raise PipelineError(f"{path}: not an IDX1 label file (magic {magic}, {len(data)} bytes)")
+    return np.frombuffer(data[8:], dtype=np.uint8).astype(np.int64)
+
+
+def labels(raw: Path) -> Arrays:
+    """The digit of every row of `read`'s arrays."""
+    return Arrays(read_idx_labels(raw / "train-labels-idx1-ubyte.gz"),
+                  read_idx_labels(raw / "t10k-labels-idx1-ubyte.gz"))  # fmt: skip
+
+
 def read(raw: Path) -> Arrays:
     train = read_idx_images(raw / "train-images-idx3-ubyte.gz")
     test = read_idx_images(raw / "t10k-images-idx3-ubyte.gz")

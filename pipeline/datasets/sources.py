@@ -1,6 +1,7 @@
 """Each source name (params.yaml ``<section>.source``) with the module that fetches and reads it:
 its ``OPTIONS`` (files, checksums, URLs), ``MISSING`` (what to say when no copy is found) and
-``read(raw directory) -> Arrays | Folds``."""
+``read(raw directory) -> Arrays | Folds`` and, where ``SOURCES`` gives it classes,
+``labels(raw directory) -> Arrays`` (the class of every row ``read`` returns)."""
 
 from __future__ import annotations
 
