@@ -24,7 +24,7 @@ from pipeline import classifiers, fidelity, streams
 from pipeline import params as P
 from pipeline.artifacts import load_processed, read_json, rerun
 from pipeline.models import load_generator, sample_noise
-from pipeline.parzen_protocol import evaluate
+from pipeline.parzen_protocol import evaluate, evaluate_fold
 from pipeline.paths import Paths
 from pipeline.quality import in_features
 
@@ -33,16 +33,22 @@ COLUMNS = ("parzen", "fid", "kid", "precision", "recall", "coverage", "modes_cov
 
 
 def score(x: torch.Tensor, ds: P.DatasetParams, params: P.Params, data, net, real, record,
-          typical) -> dict:  # fmt: skip
+          typical, held_out: bool = False) -> dict:  # fmt: skip
+    """`held_out`: `x` are validation rows, so sigma is chosen on training rows (as stage
+    `references` does), not on the validation rows they contain."""
     feats, logits = classifiers.embed(net, x)
     found = in_features(feats, logits, real, np.asarray(record["class_share"]), params.quality)
     train = torch.from_numpy(data.train)
     pixels = fidelity.memorisation(fidelity.nearest_distances(x, train), typical)
-    return {
-        **found,
-        "parzen": evaluate(x, data, ds, fine=False)[0]["test_ll"],
-        "pixel_closer": pixels["closer_than_held_out"],
-    }
+    if held_out:
+        parzen = evaluate_fold(x, train[: ds.parzen.valid], real_images(data), ds.parzen, False)[0]
+    else:
+        parzen = evaluate(x, data, ds, fine=False)[0]
+    return {**found, "parzen": parzen["test_ll"], "pixel_closer": pixels["closer_than_held_out"]}
+
+
+def real_images(data) -> torch.Tensor:
+    return torch.from_numpy(data.test(0))
 
 
 def main() -> int:
@@ -59,7 +65,7 @@ def main() -> int:
     data = load_processed(ds.name)
     record = read_json(paths.classifier_record, f"classifier@{ds.name}", ("class_share",))
     net = classifiers.load(paths.classifier / classifiers.FILE, rerun("classifier", ds.name))
-    test = torch.from_numpy(data.test(0))
+    test = real_images(data)
     real, _ = classifiers.embed(net, test)
     typical = fidelity.nearest_distances(test, torch.from_numpy(data.train))
     sets = {}
@@ -69,10 +75,11 @@ def main() -> int:
         with torch.no_grad():
             sets[name] = G(sample_noise(ds.model, args.samples, streams.generator(0, "samples"),
                                         "cpu"))  # fmt: skip
-    sets["held-out images"] = torch.from_numpy(data.valid(0)[: args.samples])
+    held_out = "held-out images (sigma on training rows)"
+    sets[held_out] = torch.from_numpy(data.valid(0)[: args.samples])
     print("| set | " + " | ".join(COLUMNS) + " |\n|---|" + "---|" * len(COLUMNS))
     for name, x in sets.items():
-        row = score(x, ds, params, data, net, real, record, typical)
+        row = score(x, ds, params, data, net, real, record, typical, name == held_out)
         cells = [f"{row[c]:.3g}" if isinstance(row[c], float) else str(row[c]) for c in COLUMNS]
         print(f"| {name} | " + " | ".join(cells) + " |", flush=True)
     return 0
