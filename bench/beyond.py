@@ -41,14 +41,11 @@ def score(x: torch.Tensor, ds: P.DatasetParams, params: P.Params, data, net, rea
     train = torch.from_numpy(data.train)
     pixels = fidelity.memorisation(fidelity.nearest_distances(x, train), typical)
     if held_out:
-        parzen = evaluate_fold(x, train[: ds.parzen.valid], real_images(data), ds.parzen, False)[0]
+        test = torch.from_numpy(data.test(0))
+        parzen = evaluate_fold(x, train[: ds.parzen.valid], test, ds.parzen, False)[0]
     else:
         parzen = evaluate(x, data, ds, fine=False)[0]
     return {**found, "parzen": parzen["test_ll"], "pixel_closer": pixels["closer_than_held_out"]}
-
-
-def real_images(data) -> torch.Tensor:
-    return torch.from_numpy(data.test(0))
 
 
 def main() -> int:
@@ -65,7 +62,7 @@ def main() -> int:
     data = load_processed(ds.name)
     record = read_json(paths.classifier_record, f"classifier@{ds.name}", ("class_share",))
     net = classifiers.load(paths.classifier / classifiers.FILE, rerun("classifier", ds.name))
-    test = real_images(data)
+    test = torch.from_numpy(data.test(0))
     real, _ = classifiers.embed(net, test)
     typical = fidelity.nearest_distances(test, torch.from_numpy(data.train))
     sets = {}

@@ -111,8 +111,8 @@ def load_samples(dataset: str, seed: int) -> np.ndarray:
 RUN_KEYS = ("k", "update", "generator_loss", "precision", "schedule", "phases", "epochs",
             "device", "code", "seeds")  # fmt: skip
 # what parzen writes in metrics/datasets/<dataset>/parzen.json: the score over surviving seeds,
-# the reference, and "seeds", each seed's own score
-PARZEN_KEYS = ("test_ll", "test_se", "training_set", "n_samples", "seeds", "survived")
+# and "seeds", each seed's own score
+PARZEN_KEYS = ("test_ll", "test_se", "n_samples", "seeds", "survived")
 
 
 def read_json(path: Path, stage: str, keys: tuple[str, ...]) -> dict:

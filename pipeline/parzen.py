@@ -12,12 +12,10 @@ test log-likelihood (recipe, "The Parzen-window evaluation"):
 Every seed's samples are scored so; Table 1's number is the mean over the seeds that did not
 collapse (train's run record), with their standard deviation, and each seed's score is kept
 beside it (``seeds``). Writes the numbers as DVC metrics and each seed's sigma-vs-validation-LL
-curve as a DVC plot. Two diagnostics sit beside the paper's number (they never replace it),
-computed the same way:
-- ``fine_sigma``: a 10x finer grid over the same range, to show how much of the score depends on
-  the grid's resolution;
-- ``training_set``: the first m training images used as the "samples" (Theis, van den Oord &
-  Bethge, 2016), a reference for what the estimator gives a model that memorised the data.
+curve as a DVC plot. A diagnostic sits beside the paper's number (it never replaces it),
+computed the same way: ``fine_sigma``, a 10x finer grid over the same range, to show how much of
+the score depends on the grid's resolution. The estimator's own reference rows (training images
+as samples, and more) are stage `references`'.
 """
 
 from __future__ import annotations
@@ -72,14 +70,11 @@ def run(params: Params, ds: DatasetParams) -> None:
         samples = torch.from_numpy(load_samples(ds.name, seed))
         result, curves[seed] = evaluate(samples, data, ds)
         scores[str(seed)] = {**result, "collapsed": seed not in alive}
-    memorised = torch.from_numpy(data.train[: len(samples)])
-    reference, _ = evaluate(memorised, data, ds, fine=False)
     summary = {
         **over_seeds(scores, alive),
         "n_seeds": len(ds.seeds),
         "survived": len(alive),
         "collapsed": len(ds.seeds) - len(alive),
-        "training_set": reference,
         "n_samples": len(samples),
         "n_folds": ds.folds,
         "note": data.note,

@@ -74,3 +74,16 @@ def evaluate(samples: Tensor, data: Processed, ds: DatasetParams, fine: bool = T
         else:
             result["sigma"] = [s["sigma"] for s in folds]
     return result, curves
+
+
+BY_N_FIELDS = ["n", "test_ll", "test_se"]  # the score against N (a DVC plot)
+
+
+def by_n(samples: Tensor, sizes: tuple[int, ...], data: Processed, ds: DatasetParams) -> list[dict]:
+    """The first n of `samples` scored for every n in `sizes` that they reach: the estimator's
+    dependence on the number of samples (Theis, van den Oord & Bethge, 2016)."""
+    rows = []
+    for n in (n for n in sizes if n <= len(samples)):
+        result, _ = evaluate(samples[:n], data, ds, fine=False)
+        rows.append({"n": n, "test_ll": result["test_ll"], "test_se": result["test_se"]})
+    return rows

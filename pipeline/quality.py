@@ -19,8 +19,6 @@ reference), ``classes.csv``, ``memorisation/seed-<n>.csv`` and ``parzen_n_gan.cs
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 
 import numpy as np
@@ -40,8 +38,8 @@ from pipeline.artifacts import (
 from pipeline.datasets import in_table1
 from pipeline.models import load_generator, sample_noise
 from pipeline.params import DatasetParams, Params, QualitySpec
-from pipeline.parzen_protocol import evaluate
-from pipeline.paths import Paths, atomic_dir, write_text
+from pipeline.parzen_protocol import BY_N_FIELDS, by_n
+from pipeline.paths import Paths, atomic_dir, write_csv, write_text
 
 SUMMARY_KEYS = ("fid", "kid", "precision", "recall", "density", "coverage", "inception_score",
                 "modes_covered", "class_kl", "pixel_closer_than_held_out",
@@ -66,25 +64,13 @@ def in_features(feats: Tensor, logits: Tensor, real: Tensor, share: np.ndarray,
     }
 
 
-def csv_text(rows: list[dict]) -> str:
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return out.getvalue()
-
-
 def parzen_by_n(ds: DatasetParams, sizes: tuple[int, ...], seed: int, data) -> list[dict]:
     """The shown seed's generator: the first N of max(sizes) samples scored for every N."""
     G = load_generator(Paths(ds.name).seed_models(seed) / "generator_best.pt", ds.model,
                        data.image_shape, rerun("train", ds.name))  # fmt: skip
     with torch.no_grad():
         drawn = G(sample_noise(ds.model, max(sizes), streams.generator(seed, "samples"), "cpu"))
-    rows = []
-    for n in sizes:
-        result, _ = evaluate(drawn[:n], data, ds, fine=False)
-        rows.append({"n": n, "test_ll": result["test_ll"], "test_se": result["test_se"]})
-    return rows
+    return by_n(drawn, sizes, data, ds)
 
 
 def run(params: Params, ds: DatasetParams) -> None:
@@ -123,9 +109,9 @@ def run(params: Params, ds: DatasetParams) -> None:
                   for name, r in results.items()
                   for c, n in enumerate(r.pop("class_counts", []))]  # fmt: skip
     shown = shown_seed(trained)
-    by_n = []
+    n_rows = []
     if in_table1(ds.name):
-        by_n = parzen_by_n(ds, params.references.sample_sizes, shown, data)
+        n_rows = parzen_by_n(ds, params.references.sample_sizes, shown, data)
 
     seeds = {s: {**results[s], "collapsed": int(s) not in alive} for s in map(str, ds.seeds)}
     summary = {key: float(np.mean([seeds[str(s)][key] for s in alive]))
@@ -144,8 +130,7 @@ def run(params: Params, ds: DatasetParams) -> None:
     with atomic_dir(paths.memorisation) as folder:
         for name, rows in histograms.items():
             stem = name if name == "reference" else f"seed-{name}"
-            write_text(folder / f"{stem}.csv", csv_text(rows))
-    write_text(paths.classes,  # header only for a section without labels
-               csv_text(class_rows) if class_rows else "set,class,share\n")  # fmt: skip
-    write_text(paths.parzen_by_n_gan, csv_text(by_n) if by_n else "n,test_ll,test_se\n")
+            write_csv(folder / f"{stem}.csv", list(rows[0]), rows)
+    write_csv(paths.classes, ["set", "class", "share"], class_rows)  # none without labels
+    write_csv(paths.parzen_by_n_gan, BY_N_FIELDS, n_rows)
     write_text(paths.quality, json.dumps(out, indent=2) + "\n")

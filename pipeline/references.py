@@ -28,11 +28,10 @@ import torch
 from pipeline.artifacts import load_processed
 from pipeline.datasets import in_table1
 from pipeline.params import DatasetParams, Params, ReferencesSpec
-from pipeline.parzen_protocol import evaluate, evaluate_fold
-from pipeline.paths import Paths, write_text
+from pipeline.parzen_protocol import BY_N_FIELDS, by_n, evaluate, evaluate_fold
+from pipeline.paths import Paths, write_csv, write_text
 
 SEED = 0  # k-means initialisation and the noise images
-HEADER = "n,test_ll,test_se\n"  # the score against N (a DVC plot)
 
 
 def kmeans_centroids(train: np.ndarray, spec: ReferencesSpec) -> tuple[np.ndarray, dict]:
@@ -54,7 +53,7 @@ def run(params: Params, ds: DatasetParams) -> None:
     if not in_table1(ds.name):
         note = f"{ds.name} is not in Table 1 (its Parzen score is a diagnostic): no sanity rows"
         write_text(paths.references, json.dumps({"note": note}, indent=2) + "\n")
-        write_text(paths.parzen_by_n, HEADER)
+        write_csv(paths.parzen_by_n, BY_N_FIELDS, [])
         return
     data = load_processed(ds.name)
     n = ds.parzen.samples
@@ -82,7 +81,6 @@ def run(params: Params, ds: DatasetParams) -> None:
         "kmeans": {**scored(centroids), **about},
         "uniform_noise": scored(noise),
     }
-    by_n = [(m, scored(train[:m])) for m in params.references.sample_sizes if m <= len(train)]
-    write_text(paths.parzen_by_n, HEADER + "".join(
-        f"{m},{r['test_ll']:.6f},{r['test_se']:.6f}\n" for m, r in by_n))  # fmt: skip
+    n_rows = by_n(torch.from_numpy(train), params.references.sample_sizes, data, ds)
+    write_csv(paths.parzen_by_n, BY_N_FIELDS, n_rows)
     write_text(paths.references, json.dumps({**rows, "n_samples": n}, indent=2) + "\n")

@@ -80,12 +80,13 @@ def test_the_gap_budget_reads_each_factor_from_the_committed_files(tmp_path, mon
     monkeypatch.chdir(tmp_path)
     base = tmp_path / "metrics/datasets/mnist"
     seeds = {"0": (180.0, 190.0, False), "1": (-400.0, -390.0, True), "2": (184.0, 193.0, False)}
-    score = {"test_ll": 182.0, "n_seeds": 3, "training_set": {"test_ll": 241.2},
+    score = {"test_ll": 182.0, "n_seeds": 3,
              "seeds": {s: {"test_ll": t, "fine_sigma": {"test_ll": f}, "collapsed": c}
                        for s, (t, f, c) in seeds.items()}}  # fmt: skip
     base.mkdir(parents=True)
     (base / "parzen.json").write_text(json.dumps(score))
     (base / "train.json").write_text(json.dumps({"epochs": 10}))
+    (base / "references.json").write_text(json.dumps({"training_set": {"test_ll": 241.2}}))
     write_log(base / "train/seed-0", [(v, 0.9) for v in (1, 2, 3, 9, 4, 5, 6, 7, 8, 7)])
     write_log(base / "train/seed-2", [(v, 0.9) for v in (1, 2, 3, 4, 5, 6, 7, 8, 9, 11)])
     monkeypatch.setattr("sys.argv", ["gap", "--redraws", "0"])

@@ -55,7 +55,7 @@ def test_each_fold_chooses_sigma_on_its_own_valid_split(tmp_path, monkeypatch, t
     means = np.array([fold["test_ll"] for fold in score["folds"]])
     assert score["test_ll"] == pytest.approx(means.mean())
     assert score["test_se"] == pytest.approx(means.std() / math.sqrt(5))  # across folds
-    assert summary["n_folds"] == 5 and len(summary["training_set"]["sigma"]) == 5
+    assert summary["n_folds"] == 5 and len(score["folds"]) == 5
 
 
 def test_across_folds_is_mean_and_population_se():
