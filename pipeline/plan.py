@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from dataclasses import dataclass
 
+from pipeline import cpus
 from pipeline import params as P
 from pipeline.paths import Paths
 
@@ -45,7 +45,7 @@ def estimate(stage: str, params: P.Params, cuda: bool) -> str:
     ds = params.dataset(dataset)
     epochs = sum(ds.train.schedule(params.resolved_schedule(cuda)))
     seeds = len(ds.seeds)
-    at_once = 1 if cuda else min(seeds, os.cpu_count() or 1)  # train.share_cpu
+    at_once = 1 if cuda else cpus.split(seeds, cpus.available())[0]  # as train.share_cpu
     runs = f"{seeds} seeds, {at_once} at a time" if seeds > 1 else "1 seed"
     measured = epoch_seconds(dataset)
     if measured is None:

@@ -39,7 +39,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from pipeline import checkpoints, code, collapse
+from pipeline import checkpoints, code, collapse, cpus
 from pipeline.adversarial import STATE, Trainer, fit, pick_device
 from pipeline.artifacts import load_processed
 from pipeline.errors import Interrupted, PipelineError
@@ -238,14 +238,11 @@ def train_seed(params: Params, ds: DatasetParams, seed: int, fresh: bool = False
 
 
 def share_cpu(seeds: int, device: torch.device) -> tuple[int, int]:
-    """(processes, threads each) for training `seeds` runs: on a GPU one at a time; on a CPU up
-    to one process per core, the cores split between them. Two 1-thread runs side by side beat
-    one 2-thread run by 1.18-1.38x on the MNIST nets (python -m bench.parallel, docs/speed.md)."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    if device.type == "cuda" or seeds == 1 or cores < 2:
+    """(processes, threads each) for training `seeds` runs: on a GPU one at a time; on a CPU
+    up to one process per core, the cores (cpus.available) split between them."""
+    if device.type == "cuda":
         return 1, torch.get_num_threads()
-    workers = min(seeds, cores)
-    return workers, max(1, cores // workers)
+    return cpus.split(seeds, cpus.available())
 
 
 EPOCH_LINE = re.compile(r"^\S+ seed (\d+) (?:epoch|: resuming after epoch) (\d+)(?:/| of )(\d+)")
@@ -414,6 +411,7 @@ def run(params: Params, ds: DatasetParams, fresh: bool = False, seed: int | None
     workers, threads = share_cpu(len(ds.seeds), device)
     with exclusive(paths.checkpoints, ds.name):
         if workers == 1:
+            torch.set_num_threads(threads)
             for s in ds.seeds:
                 train_seed(params, ds, s, fresh)
         else:
@@ -441,7 +439,8 @@ def run(params: Params, ds: DatasetParams, fresh: bool = False, seed: int | None
         "phases": list(phases),
         "epochs": sum(phases),
         "device": str(device),
-        "threads": threads if workers > 1 else torch.get_num_threads(),
+        "workers": workers,  # seeds trained side by side
+        "threads": threads,  # torch threads of each
         "code": training_code(),
         "n_seeds": len(ds.seeds),
         "collapsed": sum(r["collapsed"] for r in results.values()),

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import copy
 import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -105,3 +108,38 @@ def mirror() -> Path:
     if not (MIRROR / "mnist" / "train-images-idx3-ubyte.gz").is_file():
         pytest.fail(f"MNIST mirror not found at {MIRROR}; set GAN_DATA_MIRROR")
     return MIRROR
+
+
+def sh(*args, cwd, env, check=True) -> subprocess.CompletedProcess:
+    """Run a command; unless `check` is off, fail the test with its output when it fails."""
+    result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True)
+    if check and result.returncode != 0:
+        raise AssertionError(f"{args} failed:\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def tiny_repo(dest: Path, datasets: list[str], mirrors: list[Path]) -> tuple[Path, dict]:
+    """A fresh git + DVC copy of this repository in `dest` (its code, no results) with the tiny
+    params of `datasets`, committed, after one `dvc repro`; and the environment to run it in."""
+    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT,
+                            capture_output=True, text=True, check=True).stdout.split()  # fmt: skip
+    for name in listed:
+        if (ROOT / name).is_file() and not name.startswith(("metrics/", "figures/", "dvc.lock")):
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, dest / name)
+    (dest / "params.yaml").write_text(yaml.safe_dump(tiny_params_dict(datasets), sort_keys=False))
+    env = {
+        **os.environ,
+        "GAN_DATA_MIRROR": os.pathsep.join(map(str, mirrors)),
+        "OMP_NUM_THREADS": "1",
+        "GIT_AUTHOR_NAME": "test",
+        "GIT_AUTHOR_EMAIL": "test@example.com",
+        "GIT_COMMITTER_NAME": "test",
+        "GIT_COMMITTER_EMAIL": "test@example.com",
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+    }
+    sh("git", "init", "-q", "-b", "main", cwd=dest, env=env)
+    sh("git", "add", "-A", cwd=dest, env=env)
+    sh("git", "commit", "-qm", "tiny configuration", cwd=dest, env=env)
+    sh("dvc", "repro", cwd=dest, env=env)
+    return dest, env
