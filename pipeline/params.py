@@ -277,12 +277,6 @@ class Params:
             return "paper" if cuda else "cpu"
         return self.schedule
 
-    def epochs_on(self, dataset: str, device: str) -> tuple[str, tuple[int, ...]]:
-        """The schedule a run on `device` ("cpu", "cuda:0", as the train metrics record it)
-        followed, and its epochs per phase."""
-        name = self.resolved_schedule(device.startswith("cuda"))
-        return name, self.dataset(dataset).train.schedule(name)
-
 
 class _Reader:
     """Reads one mapping and names the full dotted key in every error."""

@@ -430,6 +430,8 @@ def run(params: Params, ds: DatasetParams, fresh: bool = False, seed: int | None
                 shutil.copytree(paths.seed_checkpoints(s) / "live" / "plots" / "metrics",
                                 log / f"seed-{s}")  # fmt: skip
     schedule = params.resolved_schedule(device.type == "cuda")
+    if phases == ds.train.epochs:  # cpu_epochs may be the paper's
+        schedule = "paper"
     record = {  # artifacts.RUN_KEYS: what table and figures caption the numbers with
         "k": params.k,
         "update": params.update,

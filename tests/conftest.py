@@ -44,7 +44,8 @@ def tiny_params_dict(datasets: list[str] = ("mnist",)) -> dict:
             conv["channels"] = 4
         disc["units"] = [8] * len(disc["units"])
         phases = len(d["train"]["epochs"])
-        d["train"].update(epochs=[2] * phases, cpu_epochs=[2] * phases, eval_every=1)
+        # a cpu schedule shorter than the "paper" one, as CIFAR-10's is
+        d["train"].update(epochs=[3] * phases, cpu_epochs=[2] * phases, eval_every=1)
         d["train"]["batch_size"] = min(d["train"]["batch_size"], 100)
         d["parzen"].update(samples=300, batch=64)
         d["seeds"] = [0]
@@ -52,7 +53,7 @@ def tiny_params_dict(datasets: list[str] = ("mnist",)) -> dict:
             d["parzen"]["valid"] = 100
         if d["classifier"]:
             d["classifier"].update(epochs=1, batch_size=50)
-    p["mnist"]["train"].update(epochs=[2], cpu_epochs=[2])
+    p["mnist"]["train"].update(epochs=[3], cpu_epochs=[2])
     p["mnist"]["seeds"] = [0, 1]  # several seeds, run side by side
     p["quality"].update(kid_subsets=10, kid_subset_size=100, is_splits=3)
     p["references"].update(kmeans=40, kmeans_iter=5, sample_sizes=[100, 300, 1000])

@@ -211,6 +211,8 @@ def test_a_longer_schedule_a_collapse_rule_or_a_seed_added_back_resume_the_runs(
     assert result.returncode == 0, result.stderr
     assert f"mnist seed 0: resuming after epoch {EPOCHS} of {more}" in result.stdout
     assert f"mnist seed 1 epoch {more}/{more} " in result.stdout
+    record = json.loads((work.root / "metrics/datasets/mnist/train.json").read_text())
+    assert record["schedule"] == "paper"  # a cpu schedule of the paper's epochs is the paper's
     # a rule that every evaluated epoch (every 2nd here) meets: collapsed at the 3rd, no retraining
     rule = {"valid_parzen_below": 1e9, "spread_below": 1e9, "epochs": 3, "stop": True}
     ruled = work.write_params("ruled.yaml", lambda p: longer(p, rule))
