@@ -37,6 +37,18 @@ def test_each_stage_declares_exactly_the_code_it_imports(stage):
 
 
 @pytest.mark.parametrize("stage", STAGES)
+def test_outputs_committed_to_git_survive_a_failed_run(stage):
+    """DVC deletes an output before its stage runs unless it is persist: a committed result
+    (cache: false) must stay as it was when its stage fails (the stage replaces it atomically)."""
+    for kind in ("outs", "metrics", "plots"):
+        for out in stage_spec(stage).get(kind, []):
+            if isinstance(out, dict):
+                ((path, options),) = out.items()
+                if options.get("cache") is False:
+                    assert options.get("persist") is True, path
+
+
+@pytest.mark.parametrize("stage", STAGES)
 def test_no_stage_imports_another(stage):
     others = {f"pipeline/{s}.py" for s in STAGES if s != stage}
     assert not others & set(code.closure(f"pipeline.{stage}"))
