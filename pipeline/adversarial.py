@@ -29,7 +29,8 @@ An epoch is one pass of the discriminator over the training set (N / batch D ste
 G steps). Every ``eval_every`` epochs the validation Parzen score (sigma cross-validated on the
 validation slice), and the samples' spread, are logged, and the generator with the best score
 is kept: model selection never sees the test set. A run that meets the collapse rule
-(collapse.py) stops there. Random numbers come from one independent stream per purpose
+(collapse.py), or whose score has not improved for ``patience`` evaluations (plateau.py), stops
+there. Random numbers come from one independent stream per purpose
 (streams.py).
 """
 
@@ -45,7 +46,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from tqdm import tqdm
 
-from pipeline import checkpoints, collapse, parzen_window, streams
+from pipeline import checkpoints, collapse, parzen_window, plateau, streams
 from pipeline.errors import Interrupted, PipelineError
 from pipeline.models import (
     Discriminator,
@@ -330,7 +331,7 @@ def fit(trainer: Trainer, phases: tuple[int, ...], valid: Tensor, meta: dict, fo
     """Train `trainer` for `phases` (epochs per phase) from `resumed` (a checkpoint of this run,
     or None), saving the whole state atomically in `folder` after every epoch, the best
     generator as generator_best.pt, the last as generator_last.pt and the log in live/. Stops
-    early when the run collapses. Returns the run's summary."""
+    early when the run collapses or stops improving. Returns the run's summary."""
     from dvclive import Live
 
     ds = trainer.ds
@@ -346,6 +347,7 @@ def fit(trainer: Trainer, phases: tuple[int, ...], valid: Tensor, meta: dict, fo
     # the collapse rule sees the last phase only (an earlier one ends with a fresh D anyway)
     in_final = [s if s.get("phase") == final else {} for s in history]
     collapsed = collapse.collapsed(in_final, ds.train.collapse)
+    plateaued = plateau.plateaued(in_final, best["epoch"], ds.train.patience)
     with (
         Live(str(folder / "live"), dvcyaml=None, save_dvc_exp=False, report=None) as live,
         tqdm(total=total, initial=done, desc=name, unit="epoch",
@@ -353,9 +355,9 @@ def fit(trainer: Trainer, phases: tuple[int, ...], valid: Tensor, meta: dict, fo
     ):  # fmt: skip
         live.step = 1  # dvclive's step is the epoch over all phases, counted from 1
         for step, stats in enumerate(history, 1):  # the log so far, as it was written
-            log_epoch(live, stats, last=step in (total, collapsed))
+            log_epoch(live, stats, last=step in (total, collapsed, plateaued))
         for step, (phase, epoch) in enumerate(plan, 1):  # momentum restarts with each phase
-            if step <= done or collapsed:
+            if step <= done or collapsed or plateaued:
                 continue
             tick = time.perf_counter()
             if phase > 0 and epoch == 1:
@@ -376,7 +378,8 @@ def fit(trainer: Trainer, phases: tuple[int, ...], valid: Tensor, meta: dict, fo
             history.append(stats)
             in_final.append(stats if phase == final else {})
             collapsed = collapse.collapsed(in_final, ds.train.collapse)
-            log_epoch(live, stats, last=step in (total, collapsed))
+            plateaued = plateau.plateaued(in_final, best["epoch"], ds.train.patience)
+            log_epoch(live, stats, last=step in (total, collapsed, plateaued))
             seconds += time.perf_counter() - tick
             checkpoints.save(
                 {"identity": identity, "done": step, "trainer": trainer.state_dict(),
@@ -387,7 +390,8 @@ def fit(trainer: Trainer, phases: tuple[int, ...], valid: Tensor, meta: dict, fo
             bar.write(
                 f"{name} epoch {step}/{total} "
                 + " ".join(f"{k}={v:.4g}" for k, v in stats.items())
-                + ("  COLLAPSED: stopping" if collapsed else ""),
+                + ("  COLLAPSED: stopping" if collapsed else "")
+                + (f"  NO IMPROVEMENT since epoch {best['epoch']}: stopping" if plateaued else ""),
                 file=sys.stdout,
             )
             sys.stdout.flush()  # a log file or pipe sees each epoch as it ends
@@ -398,6 +402,7 @@ def fit(trainer: Trainer, phases: tuple[int, ...], valid: Tensor, meta: dict, fo
             "epochs_run": len(history),
             "collapsed": collapsed is not None,
             "collapse_epoch": collapsed,
+            "plateau_epoch": plateaued,
             "train_seconds": seconds,
         }
         live.summary.update(summary)

@@ -173,6 +173,7 @@ class TrainSpec:
     momentum_epochs: int  # epoch at which the final momentum is reached
     eval_every: int  # epochs between validation Parzen scores
     collapse: CollapseSpec | None  # when a run counts as collapsed and stops (None: never)
+    patience: int | None  # evaluations without a better score before a run stops (plateau.py)
 
     def schedule(self, name: str) -> tuple[int, ...]:
         """Epochs per phase under schedule "paper" or "cpu"."""
@@ -515,6 +516,7 @@ def _dataset(name: str, r: _Reader) -> DatasetParams:
         momentum_epochs=t.integer("momentum_epochs"),
         eval_every=t.integer("eval_every"),
         collapse=None if t.is_null("collapse") else collapse.parse(t.sub("collapse")),
+        patience=None if t.is_null("patience") else t.integer("patience"),
     )
     if isinstance(split, Split) and train.batch_size > split.train[1] - split.train[0]:
         raise t.fail("batch_size", train.batch_size, "at most the number of training rows")

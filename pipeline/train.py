@@ -55,10 +55,19 @@ WORKER = "GAN_TRAIN_WORKER"  # set in the environment of a worker process (one s
 # This module is not in it: it only runs the seeds and gathers their outputs.
 NOT_COMPUTING = {
     "pipeline/collapse.py": "decides only when a run stops, and how it is labelled",
+    "pipeline/plateau.py": "decides only when a run stops",
     "pipeline/params.py": "reads params.yaml; the values it reads are part of the identity",
     "pipeline/datasets/__init__.py": "the registry of sources; a run's shapes are in its data",
     "pipeline/paths.py": "names files",
     "pipeline/errors.py": "formats errors",
+}
+
+
+# Earlier versions of the training code that compute, epoch by epoch, exactly what this one
+# does, each shown side by side (a run trained by it and one by this code: bit-identical
+# checkpoints, in the commit that lists it); their checkpoints resume here.
+SAME_COMPUTATION = {
+    "3d16056bb390ae5f621450d7f4989a63": "before fit learnt the patience rule (plateau.py)",
 }
 
 
@@ -70,13 +79,13 @@ def training_code() -> str:
 
 def trajectory(params: Params, ds: DatasetParams, seed: int, phases: tuple[int, ...]) -> dict:
     """The params one seed's run depends on, epoch by epoch: its section less the seed list, the
-    classifier that scores it, the collapse rule (when to stop, not what is computed) and the
-    length of the last phase (a finished run resumes into a longer one:
+    classifier that scores it, the stopping rules (collapse, patience: when to stop, not what
+    is computed) and the length of the last phase (a finished run resumes into a longer one:
     ``-S mnist.train.cpu_epochs=1000`` continues it)."""
     section = as_dict(ds)
     for key in ("seeds", "classifier"):  # classifier: what scores the run, not the run
         del section[key]
-    for key in ("collapse", "epochs", "cpu_epochs"):
+    for key in ("collapse", "patience", "epochs", "cpu_epochs"):
         del section["train"][key]
     return {
         "dataset": section,
@@ -110,6 +119,8 @@ def resumable(path: Path, identity: dict, fresh: bool, name: str, total: int,
         return None
     saved = checkpoints.load(path, f"delete it, or run `{command}`")
     theirs = saved.get("identity", {})
+    if theirs.get("training code") in SAME_COMPUTATION:
+        theirs = {**theirs, "training code": identity["training code"]}
     changed = [key for key, value in identity.items() if theirs.get(key) != value]
     if changed:
         print(f"{name}: starting fresh: the {' and '.join(changed)} differ from those of the "
@@ -264,7 +275,7 @@ class Progress:
         if match:
             seed, epoch, total = map(int, match.groups())
             self.done[seed] = epoch
-            if "COLLAPSED" in text:  # it stops here
+            if text.rstrip().endswith("stopping"):  # collapsed or no longer improving
                 total = epoch
             self.bar.total = (self.bar.total or 0) + total - self.totals.get(seed, 0)
             self.totals[seed] = total
@@ -373,7 +384,8 @@ def labelled(folder: Path, ds: DatasetParams, phases: tuple[int, ...]) -> dict:
     """A seed's summary (RESULT) with its collapses from its log, the last phase's epochs only:
     ``collapsed`` when it ended collapsed or was stopped for it, ``collapse_epoch`` where that
     last collapse began, ``collapsed_epochs`` every collapsed stretch [first, last] (one it came
-    back from included), ``stopped_at`` the epoch a stopping rule ended it."""
+    back from included), ``stopped_at`` the epoch a stopping rule ended it and ``stopped_for``
+    which ("collapse" or "no improvement")."""
     result = json.loads((folder / RESULT).read_text())
     earlier = sum(phases[:-1])
     history = [{} if i < earlier else e for i, e in enumerate(collapse.read_log(folder))]
@@ -382,7 +394,9 @@ def labelled(folder: Path, ds: DatasetParams, phases: tuple[int, ...]) -> dict:
     result["collapsed"] = stopped is not None or collapse.at_end(history, ds.train.collapse)
     result["collapse_epoch"] = found[-1][0] if result["collapsed"] else None
     result["collapsed_epochs"] = [list(spell) for spell in found]
-    result["stopped_at"] = stopped
+    plateaued = result.pop("plateau_epoch")
+    result["stopped_at"] = stopped or plateaued
+    result["stopped_for"] = "collapse" if stopped else "no improvement" if plateaued else None
     return result
 
 

@@ -239,6 +239,34 @@ def test_a_longer_schedule_a_collapse_rule_or_a_seed_added_back_resume_the_runs(
     assert f"mnist seed 0: resuming after epoch {more} of {more}" in result.stdout
 
 
+def test_a_run_that_stops_improving_stops_and_more_patience_resumes_it(work):
+    """train.patience ends a run after that many evaluations (every 2nd epoch here) without a
+    better validation score; it decides only when a run stops, so more patience continues the
+    same run. Momentum 0.9 makes these small nets fall apart after epoch 10."""
+    more = EPOCHS + 20
+
+    def patient(p, patience):
+        p["mnist"]["train"].update(epochs=[more], cpu_epochs=[more], patience=patience,
+                                   momentum=[0.9, 0.9])  # fmt: skip
+
+    stopped = {}
+    for patience in (1, 3):
+        name = f"patience{patience}.yaml"
+        result = work.cli("train", "mnist", "--params",
+                          work.write_params(name, lambda p, n=patience: patient(p, n)))  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        record = json.loads((work.root / "metrics/datasets/mnist/train.json").read_text())
+        for seed, run in record["seeds"].items():
+            assert run["stopped_for"] == "no improvement"
+            assert run["stopped_at"] == run["epochs_run"] == run["best_epoch"] + 2 * patience
+            assert run["stopped_at"] < more
+            assert f"NO IMPROVEMENT since epoch {run['best_epoch']}: stopping" in result.stdout
+            if seed in stopped:  # more patience: the same run, from where it stopped
+                assert f"mnist seed {seed}: resuming after epoch {stopped[seed]} of {more}" in (
+                    result.stdout)  # fmt: skip
+            stopped[seed] = run["stopped_at"]
+
+
 def test_a_second_trainer_on_the_same_dataset_is_refused(work):
     first = work.start("train", "mnist", "--fresh")
     for out in first.stdout:

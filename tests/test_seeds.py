@@ -5,10 +5,11 @@ import math
 
 import pytest
 
-from pipeline import code, train
+from pipeline import checkpoints, code, train
 from pipeline.artifacts import shown_seed, survivors
 from pipeline.collapse import CollapseSpec, at_end, collapsed, spells
 from pipeline.parzen import over_seeds
+from pipeline.plateau import plateaued
 from pipeline.table import _ours
 
 RULE = CollapseSpec(valid_parzen_below=-150.0, spread_below=0.2, epochs=2, stop=True)
@@ -59,6 +60,36 @@ def test_without_stop_a_run_goes_on_and_is_collapsed_only_if_it_ends_so():
     assert spells(twice, LABEL) == [(3, 4), (8, 8)] and at_end(twice, LABEL)
 
 
+def test_a_run_stops_after_patience_evaluations_without_a_better_score():
+    """MonitorBased(prop_decrease=0, N) of the release's configs, counted in evaluations."""
+    scores = [10, 20, None, 15, 18, None, 19]  # best at epoch 2; every other epoch evaluated
+    history = [epoch(s) for s in scores]
+    assert [plateaued(history[:n], 2, 3) for n in range(3, 8)] == [None, None, None, None, 7]
+    assert plateaued(history, 2, 4) is None and plateaued(history, 2, None) is None
+    assert plateaued(history[:2], 2, 1) is None  # the epoch that set the best does not count
+
+
+def test_patience_counts_only_the_last_phase():
+    """A second phase (TFD) starts a fresh D: its first scores are not a plateau of the first."""
+    in_final = [{}, {}, {}, epoch(-50), epoch(-60)]  # 3 epochs of phase 1, masked out
+    assert plateaued(in_final, 0, 1) is None  # no best of the last phase yet
+    assert plateaued(in_final, 4, 1) == 5
+
+
+def test_a_checkpoint_of_an_equivalent_earlier_code_resumes(tmp_path, monkeypatch, capsys):
+    """train.SAME_COMPUTATION: versions shown side by side to compute the same epochs."""
+    identity = {"params": {"k": 1}, "data": "d", "training code": train.training_code(),
+                "device": "cpu"}  # fmt: skip
+    path = tmp_path / "state.pt"
+    for code_version, resumes in (("0" * 32, True), ("1" * 32, False)):
+        checkpoints.save({"identity": {**identity, "training code": code_version}, "done": 3},
+                         path)  # fmt: skip
+        monkeypatch.setattr(train, "SAME_COMPUTATION", {"0" * 32: "an edit to a docstring"})
+        saved = train.resumable(path, identity, False, "mnist seed 0", 10, "retrain")
+        assert (saved is not None) == resumes
+    assert "the training code differ" in capsys.readouterr().out
+
+
 def test_table1_cell_is_the_survivors_mean_and_sd_with_the_collapse_count():
     score = {"n_seeds": 5, "survived": 4, "test_ll": 181.23, "seed_std": 5.67, "test_se": 2.8}
     assert _ours(score) == "181.2 ± 5.7 (4 of 5 seeds; 1 collapsed)"
@@ -94,7 +125,7 @@ def test_a_run_s_identity_leaves_out_what_only_decides_when_it_stops(tiny):
     meta = train.trajectory(tiny, ds, 1, (2,))
     assert meta["seed"] == 1 and meta["earlier phases"] == []
     assert "seeds" not in meta["dataset"]
-    assert not {"collapse", "epochs", "cpu_epochs"} & set(meta["dataset"]["train"])
+    assert not {"collapse", "patience", "epochs", "cpu_epochs"} & set(meta["dataset"]["train"])
     assert meta["dataset"]["train"]["lr"] == ds.train.lr
     two_phases = train.trajectory(tiny, ds, 0, (8, 4))
     assert two_phases["earlier phases"] == [8] and two_phases["seed"] == 0
