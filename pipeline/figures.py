@@ -5,8 +5,9 @@ convolutional, from each dataset's `sample` stage (figures/datasets/<dataset>/fi
 samples and the nearest training example of the fifth); the LFW stand-in sits where TFD would.
 Every dataset with a panel and a score is shown, so an experiment that ran only some datasets
 keeps the others' committed panels; each panel's caption says which run produced it (schedule,
-epochs, seed, k, update, precision, from train's run record) and how its data differ from the
-paper's. With several seeds a panel shows the typical one (artifacts.shown_seed).
+epochs, why it stopped, its training time, seed, k, update, precision, from train's run record)
+and how its data differ from the paper's. With several seeds a panel shows the typical one
+(artifacts.shown_seed).
 """
 
 from __future__ import annotations
@@ -28,9 +29,14 @@ def caption(name: str) -> str:
     run, score = read_run(name), read_parzen(name)
     seed = shown_seed(run)
     alive = f", the median of {score['survived']} surviving" if score["n_seeds"] > 1 else ""
+    this = run["seeds"][str(seed)]
+    why = this.get("stopped_for")  # none in records made before the stopping rules
+    stop = f" (stopped: {why}; at most {run['epochs']})" if why else ""
+    n = run.get("threads")  # none in records made before it was recorded
+    threads = f"{n} thread{'s' * (n != 1)}" if n else "threads not recorded"
     lines = [
-        f"{run['schedule']} schedule, epoch {run['seeds'][str(seed)]['best_epoch']} of "
-        f"{run['epochs']}",
+        f"{run['schedule']} schedule, epoch {this['best_epoch']} of {this['epochs_run']}{stop}",
+        f"{this['train_seconds'] / 3600:.1f} h of training ({run['device']}, {threads})",
         f"seed {seed}{alive}, k = {run['k']}, {run['update']} update, {run['precision']}",
         score.get("note", ""),
         score.get("deviation", ""),

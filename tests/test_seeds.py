@@ -5,7 +5,7 @@ import math
 
 import pytest
 
-from pipeline import checkpoints, code, train
+from pipeline import checkpoints, code, figures, train
 from pipeline.artifacts import shown_seed, survivors
 from pipeline.collapse import CollapseSpec, at_end, collapsed, spells
 from pipeline.parzen import over_seeds
@@ -116,6 +116,18 @@ def test_the_figures_show_the_median_surviving_seed_by_validation_score():
                       (4, False, 140)]}}  # fmt: skip
     assert survivors(run) == [0, 2, 3, 4]
     assert shown_seed(run) == 0  # 140, 150, 160, 170: the lower of the middle two
+
+
+def test_a_panel_s_caption_says_where_its_run_stopped_why_and_how_long_it_trained(monkeypatch):
+    seed = {"collapsed": False, "best_valid_parzen": -50.0, "best_epoch": 24, "epochs_run": 34,
+            "stopped_for": "no improvement", "train_seconds": 6 * 3600}  # fmt: skip
+    run = {"schedule": "cpu", "epochs": 100, "device": "cpu", "threads": 1, "k": 1,
+           "update": "simultaneous", "precision": "fp32", "seeds": {"0": seed}}  # fmt: skip
+    monkeypatch.setattr(figures, "read_run", lambda name: run)
+    monkeypatch.setattr(figures, "read_parzen", lambda name: {"n_seeds": 1})
+    lines = figures.caption("cifar10_fc").splitlines()
+    assert lines[:2] == ["cpu schedule, epoch 24 of 34 (stopped: no improvement; at most 100)",
+                         "6.0 h of training (cpu, 1 thread)"]  # fmt: skip
 
 
 def test_a_run_s_identity_leaves_out_what_only_decides_when_it_stops(tiny):
