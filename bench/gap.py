@@ -1,7 +1,7 @@
 """The gap budget: the paper's 225 nats on MNIST against this project's multi-seed mean, factor by
 factor, each measured on the committed runs.
 
-    python -m bench.gap [--redraws 5] [--long DIR] [--prior FILE]
+    python -m bench.gap [--redraws 5] [--long DIR] [--prior FILE] [--plot PNG]
 
 Reads metrics/datasets/mnist/ (parzen.json, train.json, train/seed-<n>/valid_parzen.tsv) and,
 for the redraws, the surviving seeds' generators in models/mnist/ (`dvc pull` or `dvc repro`
@@ -20,6 +20,10 @@ first). Prints one row per factor:
 - the prior: with `--prior`, the parzen.json of a run with the other prior (`noise: gaussian`),
   its test LL minus the same seed's here;
 - the ceiling: the training images used as samples (Theis et al., 2016).
+
+With `--plot`, the validation curves of the surviving seeds and of the continued seed against
+the epoch on a log axis, where a curve still rising at the schedule's end shows as a straight
+climb.
 """
 
 from __future__ import annotations
@@ -64,6 +68,30 @@ def redraw_sd(ds: P.DatasetParams, seed: int, redraws: int) -> float:
     return statistics.stdev(scores)
 
 
+def plot(curves: dict[str, dict[int, float]], epochs: int, path: Path) -> None:
+    """Validation Parzen score against the epoch (log axis), one line per curve."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    for label, curve in curves.items():
+        steps = sorted(e for e in curve if curve[e] > 0)  # the log-likelihood once it is positive
+        ax.plot(steps, [curve[e] for e in steps], label=label, lw=1)
+    ax.axvline(epochs, color="grey", ls=":", lw=1)
+    ax.axhline(PAPER, color="black", ls="--", lw=1, label=f"paper ({PAPER:.0f}, test)")
+    ax.set_xscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("validation Parzen log-likelihood (nats)")
+    ax.set_title(f"MNIST: validation score against epochs (dotted: the {epochs}-epoch schedule)",
+                 fontsize=10)  # fmt: skip
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bench.gap", description=__doc__.splitlines()[0]
@@ -73,6 +101,7 @@ def main() -> int:
     )
     parser.add_argument("--long", type=Path, help="a seed's log folder continued past the schedule")
     parser.add_argument("--prior", type=Path, help="parzen.json of a run with the other prior")
+    parser.add_argument("--plot", type=Path, help="PNG of the validation curves, log epochs")
     args = parser.parse_args()
     paths = Paths("mnist")
     score = json.loads(paths.parzen.read_text())
@@ -89,9 +118,10 @@ def main() -> int:
     ]
     rows.append(("σ-grid resolution (91 values instead of 10)", f"+{np.mean(fine):.1f}",
                  f"per seed {', '.join(f'{d:+.1f}' for d in fine)}"))  # fmt: skip
-    every, fifth = [], []
+    every, fifth, curves = [], [], {}
     for s in alive:
         curve = valid_curve(paths.train_log / f"seed-{s}" / "valid_parzen.tsv")
+        curves[f"seed {s}"] = curve
         every.append(max(curve.values()))
         fifth.append(max(v for e, v in curve.items() if e % 5 == 0))
     gain = np.mean(np.subtract(every, fifth))
@@ -107,7 +137,7 @@ def main() -> int:
         rows.append((f"redrawing the {ds.parzen.samples:,} samples (SD of {args.redraws})",
                      f"{np.mean(sds):.1f}", f"per seed {each}"))  # fmt: skip
     if args.long:
-        curve = valid_curve(args.long / "valid_parzen.tsv")
+        curve = curves["continued"] = valid_curve(args.long / "valid_parzen.tsv")
         base = max(v for e, v in curve.items() if e <= run["epochs"])
         more = f"+{max(curve.values()) - base:.1f}"
         rows.append((f"more epochs ({max(curve)} instead of {run['epochs']})", more,
@@ -119,6 +149,8 @@ def main() -> int:
         rows.append(("Gaussian prior instead of uniform", f"{delta:+.1f}", f"seed {seed}"))
     ceiling = json.loads(paths.references.read_text())["training_set"]["test_ll"]
     rows.append(("ceiling: training images as samples", f"{ceiling:.1f}", "Theis et al., 2016"))
+    if args.plot:
+        plot(curves, run["epochs"], args.plot)
     print("| factor | nats | measured on |\n|---|---|---|")
     for row in rows:
         print("| " + " | ".join(row) + " |")

@@ -89,9 +89,12 @@ def test_the_gap_budget_reads_each_factor_from_the_committed_files(tmp_path, mon
     (base / "references.json").write_text(json.dumps({"training_set": {"test_ll": 241.2}}))
     write_log(base / "train/seed-0", [(v, 0.9) for v in (1, 2, 3, 9, 4, 5, 6, 7, 8, 7)])
     write_log(base / "train/seed-2", [(v, 0.9) for v in (1, 2, 3, 4, 5, 6, 7, 8, 9, 11)])
-    monkeypatch.setattr("sys.argv", ["gap", "--redraws", "0"])
+    write_log(tmp_path / "long", [(v, 0.9) for v in (1, 2, 3, 9, 4, 5, 6, 7, 8, 7, 12, 13)])
+    monkeypatch.setattr("sys.argv", ["gap", "--redraws", "0", "--long", "long", "--plot", "v.png"])
     assert gap.main() == 0
     out = capsys.readouterr().out
+    assert "| more epochs (12 instead of 10) | +4.0 | validation nats, one seed |" in out
+    assert (tmp_path / "v.png").read_bytes().startswith(b"\x89PNG")
     assert "| this project, mean of surviving seeds | 182.0 | 2 of 3 seeds, 10 epochs |" in out
     assert "| σ-grid resolution (91 values instead of 10) | +9.5 | per seed +10.0, +9.0 |" in out
     # seed 0: 9 at epoch 4, 7 at best of every 5th; seed 2: 11 at epoch 10 either way
