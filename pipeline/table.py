@@ -190,8 +190,8 @@ def build_beyond() -> pd.DataFrame:
                     for s, r in found["seeds"].items()]  # fmt: skip
         entries.append((f"held-out real images ({found['reference_set']})", found["reference"]))
         for label, row in entries:
-            rows.append({"dataset": title, "set": label,
-                         **{column: _metric(row, key) for key, column in BEYOND.items()}})
+            metrics = {column: _metric(row, key) for key, column in BEYOND.items()}
+            rows.append({"dataset": title, "set": label, **metrics})
     return pd.DataFrame(rows, columns=["dataset", "set", *BEYOND.values()])
 
 
