@@ -3,6 +3,7 @@ measured: per layer, the gradient norm and the relative size of one update (lr·
 the scale of D's output logit on real and generated images.
 
     python -m bench.conv_start [--dataset cifar10_conv] [--rounds 3] [--steps 20] [--seed 0]
+                               [--state checkpoints/cifar10_conv/seed-0/state.pt]
 
 Runs the pipeline's own `Trainer` (the released config's nets, init, dropout and update) on the
 first rounds × steps minibatches of the section's training set; each round is `steps` steps.
@@ -11,6 +12,8 @@ Pylearn2's "irange" init (weights ~ U(-r, r)) with r = 0.005 in every layer of D
 signal by about sqrt(fan_in)·r/sqrt(3) per layer, and a layer's gradient is the product of the
 other layers' scales: with five such layers (three maxout conv, a maxout and the sigmoid unit)
 D starts far nearer the saddle at zero than MNIST's three-layer D (``--dataset mnist``).
+``--state`` starts the steps from a training checkpoint instead of the init (a run that has
+left the saddle: how fast does G move then?).
 """
 
 from __future__ import annotations
@@ -19,9 +22,11 @@ import argparse
 import math
 import sys
 from collections import defaultdict
+from pathlib import Path
 
 import torch
 
+from pipeline import checkpoints
 from pipeline import params as P
 from pipeline.adversarial import Trainer, learning_rate_at
 from pipeline.artifacts import load_processed
@@ -38,6 +43,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--steps", type=int, default=20, help="steps per round")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--state", type=Path, help="a train checkpoint (state.pt) to start from")
     args = parser.parse_args()
     params = P.load()
     ds = params.dataset(args.dataset)
@@ -45,6 +51,10 @@ def main() -> int:
     B = ds.train.batch_size
     train = torch.from_numpy(data.train[: args.steps * B])
     trainer = Trainer(params, ds, train, "cpu", data.image_shape, args.seed)
+    if args.state is not None:
+        saved = checkpoints.load(args.state, "give a state.pt written by `pipeline train`")
+        trainer.load_state_dict(saved["trainer"])
+        print(f"from {args.state}, after epoch {saved['done']}")
     norms: dict[str, list[float]] = defaultdict(list)
     for net, tag in ((trainer.D, "D"), (trainer.G, "G")):
         for p, name in layer_names(net).items():
@@ -79,7 +89,7 @@ def main() -> int:
         math.sqrt(p.shape[1:].numel()) * ds.model.discriminator.irange / math.sqrt(3)
         for p in layer_names(trainer.D)
     )
-    print(f"\nD's initial gain, the product over its layers of sqrt(fan_in)·irange/sqrt(3): "
+    print(f"\nD's gain at init, the product over its layers of sqrt(fan_in)·irange/sqrt(3): "
           f"{scale:.2g}")  # fmt: skip
     return 0
 
