@@ -1,5 +1,6 @@
-"""The README's tables are the committed results, not copies that drift from them: each table
-the `table` stage writes appears in the README row for row."""
+"""The README's tables are the committed results, not copies that drift from them: Table 1 as
+the `table` stage wrote it appears in the README row for row (metrics/beyond.md joins the list
+once the stage writes it)."""
 
 from __future__ import annotations
 
