@@ -1,7 +1,8 @@
 """The gap budget: the paper's 225 nats on MNIST against this project's multi-seed mean, factor by
 factor, each measured on the committed runs.
 
-    python -m bench.gap [--redraws 5] [--long DIR] [--prior FILE] [--plot PNG]
+    python -m bench.gap [--redraws 5] [--long DIR] [--long-generator FILE] [--prior FILE]
+        [--plot PNG]
 
 Reads metrics/datasets/mnist/ (parzen.json, train.json, train/seed-<n>/valid_parzen.tsv) and,
 for the redraws, the surviving seeds' generators in models/mnist/ (`dvc pull` or `dvc repro`
@@ -17,6 +18,9 @@ first). Prints one row per factor:
   again each time;
 - more epochs: with `--long`, a folder of a seed's log (valid_parzen.tsv) continued past the
   committed schedule: the best validation score there minus the best up to the committed epochs;
+  with `--long-generator`, that run's best generator (its generator_best.pt) drawn and scored on
+  the test set exactly as the `sample` and `parzen` stages score a seed's, minus that seed's
+  committed test LL — the gain in Table 1's own terms;
 - the prior: with `--prior`, the parzen.json of a run with the other prior (`noise: gaussian`),
   its test LL minus the same seed's here;
 - the ceiling: the training images used as samples (Theis et al., 2016).
@@ -33,13 +37,14 @@ import csv
 import json
 import statistics
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from pipeline import checkpoints, streams
 from pipeline import params as P
-from pipeline import streams
 from pipeline.artifacts import load_processed
 from pipeline.models import load_generator, sample_noise
 from pipeline.parzen_protocol import evaluate
@@ -53,19 +58,38 @@ def valid_curve(path: Path) -> dict[int, float]:
         return {int(r["step"]): float(r["valid_parzen"]) for r in csv.DictReader(f, delimiter="\t")}
 
 
+@torch.no_grad()
+def draws(ds: P.DatasetParams, path: Path, seed: int, fine: bool) -> Iterator[dict]:
+    """Test scores (the paper's σ grid; the 91-value one too when `fine`) of successive sets of
+    samples from the generator at `path`, drawn from `seed`'s `samples` stream as the `sample`
+    stage draws them: the first is the set the stages score."""
+    data = load_processed(ds.name)
+    rerun = "run `dvc repro train@mnist` or `dvc pull`"
+    G = load_generator(path, ds.model, data.image_shape, rerun)
+    rng = streams.generator(seed, "samples")
+    while True:
+        samples = G(sample_noise(ds.model, ds.parzen.samples, rng, "cpu"))
+        yield evaluate(samples, data, ds, fine)[0]
+
+
 def redraw_sd(ds: P.DatasetParams, seed: int, redraws: int) -> float:
     """SD of the test LL over `redraws` fresh sets of samples from one seed's best generator."""
-    data = load_processed(ds.name)
-    G = load_generator(Paths(ds.name).seed_models(seed) / "generator_best.pt", ds.model,
-                       data.image_shape, "run `dvc repro train@mnist` or `dvc pull`")  # fmt: skip
-    rng = streams.generator(seed, "samples")
-    scores = []
-    with torch.no_grad():
-        G(sample_noise(ds.model, ds.parzen.samples, rng, "cpu"))  # the committed draw
-        for _ in range(redraws):
-            samples = G(sample_noise(ds.model, ds.parzen.samples, rng, "cpu"))
-            scores.append(evaluate(samples, data, ds, fine=False)[0]["test_ll"])
-    return statistics.stdev(scores)
+    scores = draws(ds, Paths(ds.name).seed_models(seed) / "generator_best.pt", seed, fine=False)
+    next(scores)  # the committed draw
+    return statistics.stdev(next(scores)["test_ll"] for _ in range(redraws))
+
+
+def continued(ds: P.DatasetParams, path: Path, committed: dict) -> tuple[str, str, str]:
+    """The budget row of a seed's run continued past the schedule: its best generator (`path`,
+    which records its seed and epoch) scored like the committed seed's."""
+    meta = checkpoints.load(path, "pass a run's generator_best.pt")
+    seed, epoch = meta["seed"], meta["epoch"]
+    score, before = next(draws(ds, path, seed, fine=True)), committed["seeds"][str(seed)]
+    return (f"more epochs: test LL of the best of them (epoch {epoch})",
+            f"{score['test_ll'] - before['test_ll']:+.1f}",
+            f"seed {seed}: {before['test_ll']:.1f} → {score['test_ll']:.1f} ± "
+            f"{score['test_se']:.1f}; 91-σ grid {before['fine_sigma']['test_ll']:.1f} → "
+            f"{score['fine_sigma']['test_ll']:.1f}")  # fmt: skip
 
 
 def plot(curves: dict[str, dict[int, float]], epochs: int, path: Path) -> None:
@@ -100,6 +124,9 @@ def main() -> int:
         "--redraws", type=int, default=5, help="fresh sample sets per seed (0: skip)"
     )
     parser.add_argument("--long", type=Path, help="a seed's log folder continued past the schedule")
+    parser.add_argument(
+        "--long-generator", type=Path, help="that run's generator_best.pt, scored on the test set"
+    )
     parser.add_argument("--prior", type=Path, help="parzen.json of a run with the other prior")
     parser.add_argument("--plot", type=Path, help="PNG of the validation curves, log epochs")
     args = parser.parse_args()
@@ -130,8 +157,8 @@ def main() -> int:
         spread = f"{statistics.stdev(lls):.1f}; +{max(lls) - statistics.mean(lls):.1f}"
         rows.append(("seed-to-seed spread (SD; best seed − mean)", spread,
                      f"seeds {', '.join(alive)}"))  # fmt: skip
+    ds = P.load("params.yaml", datasets=["mnist"]).dataset("mnist")
     if args.redraws > 1:
-        ds = P.load("params.yaml", datasets=["mnist"]).dataset("mnist")
         sds = [redraw_sd(ds, int(s), args.redraws) for s in alive]
         each = ", ".join(f"{v:.1f}" for v in sds)
         rows.append((f"redrawing the {ds.parzen.samples:,} samples (SD of {args.redraws})",
@@ -142,6 +169,8 @@ def main() -> int:
         more = f"+{max(curve.values()) - base:.1f}"
         rows.append((f"more epochs ({max(curve)} instead of {run['epochs']})", more,
                      "validation nats, one seed"))  # fmt: skip
+    if args.long_generator:
+        rows.append(continued(ds, args.long_generator, score))
     if args.prior:
         other = json.loads(args.prior.read_text())
         seed = next(iter(other["seeds"]))

@@ -101,3 +101,50 @@ def test_the_gap_budget_reads_each_factor_from_the_committed_files(tmp_path, mon
     assert "| checkpoint every epoch instead of every 5th | +1.0 |" in out
     assert "| seed-to-seed spread (SD; best seed − mean) | 2.8; +2.0 | seeds 0, 2 |" in out
     assert "| ceiling: training images as samples | 241.2 |" in out
+
+
+def test_a_continued_run_is_scored_as_the_stages_score_its_seed(tiny, tmp_path, monkeypatch):
+    """bench.gap --long-generator draws the continued run's best generator from the seed it
+    records, on that seed's samples stream, and scores it by Table 1's protocol: given the
+    committed generator itself, it scores exactly the committed test LL of that seed."""
+    import json
+
+    import numpy as np
+
+    from bench import gap
+    from pipeline import parzen, sample
+    from pipeline.artifacts import save_processed
+    from pipeline.models import Generator, save_generator
+    from pipeline.paths import Paths
+
+    monkeypatch.chdir(tmp_path)
+    ds, paths = tiny.dataset("mnist"), Paths("mnist")
+    rng = np.random.default_rng(0)
+    splits = {k: rng.uniform(0, 1, (n, 784)).astype(np.float32)
+              for k, n in (("train", 400), ("valid_0", 200), ("test_0", 200))}  # fmt: skip
+    save_processed("mnist", splits, "", (28, 28))
+    for seed in ds.seeds:  # a generator per seed, saved as train saves its best
+        paths.seed_models(seed).mkdir(parents=True)
+        G = Generator(ds.model, (28, 28))
+        with torch.no_grad():  # samples far apart, so that another draw scores otherwise
+            for weight in G.parameters():
+                weight.mul_(20)
+        save_generator(G, {"seed": seed, "epoch": 7}, paths.seed_models(seed) / "generator_best.pt")
+    run = {"k": 1, "update": "simultaneous", "generator_loss": "non_saturating",
+           "precision": "fp32", "schedule": "cpu", "phases": [2], "epochs": 2, "device": "cpu",
+           "code": "", "seeds": {str(s): {"collapsed": False, "best_valid_parzen": float(s)}
+                                  for s in ds.seeds}}  # fmt: skip
+    paths.train_record.parent.mkdir(parents=True, exist_ok=True)
+    paths.train_record.write_text(json.dumps(run))
+    sample.run(tiny, ds)
+    parzen.run(tiny, ds)
+    committed = json.loads(paths.parzen.read_text())
+    seed = ds.seeds[-1]
+    before = committed["seeds"][str(seed)]
+    ll, fine = before["test_ll"], before["fine_sigma"]["test_ll"]
+    assert gap.continued(ds, paths.seed_models(seed) / "generator_best.pt", committed) == (
+        "more epochs: test LL of the best of them (epoch 7)",
+        "+0.0",
+        f"seed {seed}: {ll:.1f} → {ll:.1f} ± {before['test_se']:.1f}; 91-σ grid {fine:.1f} → "
+        f"{fine:.1f}",
+    )
