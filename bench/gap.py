@@ -157,7 +157,8 @@ def main() -> int:
         spread = f"{statistics.stdev(lls):.1f}; +{max(lls) - statistics.mean(lls):.1f}"
         rows.append(("seed-to-seed spread (SD; best seed − mean)", spread,
                      f"seeds {', '.join(alive)}"))  # fmt: skip
-    ds = P.load("params.yaml", datasets=["mnist"]).dataset("mnist")
+    if args.redraws > 1 or args.long_generator:  # these two draw samples
+        ds = P.load("params.yaml", datasets=["mnist"]).dataset("mnist")
     if args.redraws > 1:
         sds = [redraw_sd(ds, int(s), args.redraws) for s in alive]
         each = ", ".join(f"{v:.1f}" for v in sds)
