@@ -148,3 +148,29 @@ def test_a_continued_run_is_scored_as_the_stages_score_its_seed(tiny, tmp_path, 
         f"seed {seed}: {ll:.1f} → {ll:.1f} ± {before['test_se']:.1f}; 91-σ grid {fine:.1f} → "
         f"{fine:.1f}",
     )
+
+
+def test_the_validation_score_prefers_samples_like_the_data_to_a_flat_image():
+    """bench.selection's question on data with known structure (five clusters in 64 dimensions):
+    held-out rows are likelier under real images than under a constant image, and least likely
+    under noise of the data's own spread in every pixel."""
+    from bench.selection import candidates
+    from pipeline.params import ParzenSpec
+    from pipeline.parzen_window import select_sigma
+
+    rng = torch.Generator().manual_seed(0)
+    centres = 8 * torch.nn.functional.normalize(torch.randn(5, 64, generator=rng), dim=1)
+
+    def draw(n: int) -> torch.Tensor:
+        return centres[torch.randint(5, (n,), generator=rng)] + 0.3 * torch.randn(
+            n, 64, generator=rng
+        )
+
+    train, valid = draw(1000), draw(200)
+    spec = ParzenSpec(samples=300, sigma_range=(-1, 0), sigma_num=10, valid=None, batch=50)
+    score = {name: float(select_sigma(valid, s, spec).valid_ll.max())
+             for name, s in candidates(train, 300, seed=0).items()}  # fmt: skip
+    real = score["300 training images"]
+    flat = max(score["zeros"], score["the training mean"])
+    assert real > flat + 10
+    assert score["the mean + noise of the data's SD per pixel"] < min(real, flat)
