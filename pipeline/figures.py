@@ -4,10 +4,10 @@ Panels in the paper's order, (a) MNIST, (b) TFD, (c) CIFAR-10 fully connected, (
 convolutional, from each dataset's `sample` stage (figures/datasets/<dataset>/figure2.png: 4 x 5
 samples and the nearest training example of the fifth); the LFW stand-in sits where TFD would.
 Every dataset with a panel and a score is shown, so an experiment that ran only some datasets
-keeps the others' committed panels; each panel's caption says which run produced it (schedule,
-epochs, why it stopped, its training time, seed, k, update, precision, from train's run record)
-and how its data differ from the paper's. With several seeds a panel shows the typical one
-(artifacts.shown_seed).
+keeps the others' committed panels (not those whose results older code made: pending.py); each
+panel's caption says which run produced it (schedule, epochs, why it stopped, its training time,
+seed, k, update, precision, from train's run record) and how its data differ from the paper's.
+With several seeds a panel shows the typical one (artifacts.shown_seed).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from pipeline.artifacts import read_parzen, read_run, scored, shown_seed
 from pipeline.datasets import SECTIONS
 from pipeline.errors import PipelineError
 from pipeline.paths import FIGURE2, Paths, atomic_path
+from pipeline.pending import older_results
 
 TITLE = "Figure 2: samples; rightmost column: nearest training example of the sample beside it"
 PANEL_INCHES = 4.2
@@ -51,7 +52,13 @@ def run() -> None:
     import matplotlib.image
     import matplotlib.pyplot as plt
 
-    names = [n for n in scored() if (Paths(n).figures / "figure2.png").is_file()]
+    names = []
+    for name in (n for n in scored() if (Paths(n).figures / "figure2.png").is_file()):
+        why = older_results(name)
+        if why:
+            print(f"figures: no panel for {name}: {why}")
+        else:
+            names.append(name)
     if not names:
         raise PipelineError("figures/datasets: no dataset has a panel and a score; run `dvc repro`")
     width = PANEL_INCHES * len(names)

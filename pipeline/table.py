@@ -4,9 +4,10 @@ Published rows: Parzen-window log-likelihood of the test set (MNIST: mean over t
 +- standard error; TFD: mean over 5 folds +- standard error across folds). This project's row
 fills every Table 1 column whose dataset has results in metrics/datasets/ (MNIST; TFD when it was
 supplied and run; the LFW stand-in in its own column, TFD's protocol on LFW faces), each from its
-own run: an experiment that ran only some datasets keeps the others' committed columns, and every
-column says which run it comes from (seeds, k, update, precision and schedule, read from train's
-run record, never from params.yaml) and how its data differ from the paper's. With several
+own run: an experiment that ran only some datasets keeps the others' committed columns (a column
+whose results older code made reads "rerun pending", pending.py), and every column says which
+run it comes from (seeds, k, update, precision and schedule, read from train's run record, never
+from params.yaml) and how its data differ from the paper's. With several
 seeds the cell is the mean ± standard deviation over the seeds that did not collapse, with the
 collapse count beside it, and a row per seed follows (test LL ± SE, σ, best epoch).
 """
@@ -26,6 +27,7 @@ from pipeline.paths import (
     atomic_path,
     write_text,
 )
+from pipeline.pending import older_results
 
 PUBLISHED = [  # model, MNIST, TFD (Table 1, Goodfellow et al., 2014)
     ("DBN", "138 ± 2", "1909 ± 66"),
@@ -93,8 +95,14 @@ def build() -> pd.DataFrame:
     per_seed: dict[str, dict] = {}  # seed -> row
     details = []
     for name in (n for n in scored() if n in COLUMNS):
-        score, run = read_parzen(name), read_run(name)
         column = COLUMNS[name]
+        why = older_results(name)
+        if why:
+            ours[column] = "— (rerun pending)"
+            details.append(f"{column}: {why}")
+            print(f"table: {column}: {why}")
+            continue
+        score, run = read_parzen(name), read_run(name)
         ours[column] = _ours(score)
         for seed, seed_score in score["seeds"].items():
             row = per_seed.setdefault(seed, {"model": f"… seed {seed}", **empty})
@@ -146,7 +154,7 @@ def sanity_rows(empty: dict) -> list[dict]:
 
 BEYOND = {  # quality.json key -> column of the second table
     "fid": "FCD",
-    "kid": "KID ×10³",
+    "kid": "KID",  # MMD² of the classifier's features, as quality.json stores it
     "precision": "precision",
     "recall": "recall",
     "density": "density",
@@ -164,8 +172,8 @@ def _metric(row: dict, key: str) -> str:
         return "—"
     value = row[key]
     if key == "kid":  # the mean over seeds has no SD over subsets
-        sd = f" ± {1e3 * row['kid_sd']:.2f}" if "kid_sd" in row else ""
-        return f"{1e3 * value:.2f}{sd}"
+        sd = f" ± {row['kid_sd']:.3g}" if "kid_sd" in row else ""
+        return f"{value:.3g}{sd}"
     if key == "inception_score":
         sd = f" ± {row['inception_score_sd']:.2f}" if "inception_score_sd" in row else ""
         return f"{value:.2f}{sd}"

@@ -127,6 +127,10 @@ def test_beyond_table1_every_seed_and_the_real_reference_are_scored(repo):
     assert quality["reference"]["fid"] < min(r["fid"] for r in quality["seeds"].values())
     assert quality["fid"] == pytest.approx(statistics.mean(
         r["fid"] for r in quality["seeds"].values()))  # fmt: skip
+    beyond = (root / "metrics/beyond.md").read_text().splitlines()
+    one = quality["seeds"]["0"]
+    row = next(r for r in beyond if r.startswith("| MNIST | seed 0 |"))
+    assert f"| {one['kid']:.3g} ± {one['kid_sd']:.3g} |" in row  # as quality.json stores it
     faces = json.loads((metrics / "lfw/quality.json").read_text())
     assert not faces["classifier"] and "fid" not in faces["reference"]
     assert 0 <= faces["seeds"]["0"]["pixel_closer_than_held_out"] <= 1

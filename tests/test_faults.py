@@ -23,6 +23,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import yaml
@@ -560,6 +561,49 @@ def test_results_stages_given_a_stub_name_the_stage_to_rerun(work, stage, conten
     line = result.stderr.strip()
     assert line.startswith(f"error: metrics/datasets/mnist/train.json: {message}")
     assert line.endswith("rerun `dvc repro train@mnist`") and "\n" not in line
+
+
+def test_results_older_code_made_wait_for_their_rerun_without_stopping_table_or_figure(work):
+    """LFW's committed score from before seeds were an axis (no per-seed scores, no run
+    record) beside a current MNIST run: Table 1 marks LFW's cell pending and names the command,
+    Figure 2 leaves its panel out, and MNIST's column and panel are built as before."""
+    root = work.root
+    older = {
+        root / "metrics/datasets/lfw/parzen.json": ROOT / "metrics/datasets/lfw/parzen.json",
+        root / "figures/datasets/lfw/figure2.png": ROOT / "figures/datasets/lfw/figure2.png",
+    }
+    assert "seeds" not in json.loads(older[root / "metrics/datasets/lfw/parzen.json"].read_text())
+    built = [root / "metrics" / n for n in ("table1.md", "table1.csv", "beyond.md", "beyond.csv")]
+    built.append(root / "figures/figure2.png")
+    kept = {path: path.read_bytes() for path in built}
+    try:
+        for path, source in older.items():
+            path.parent.mkdir(parents=True)
+            path.write_bytes(source.read_bytes())
+        table, figures = work.cli("table"), work.cli("figures")
+        assert table.returncode == 0 and figures.returncode == 0, table.stderr + figures.stderr
+        written = (root / "metrics/table1.md").read_text()
+        figure = plt_imread(root / "figures/figure2.png")
+        reference = plt_imread(io.BytesIO(work.reference["figures/figure2.png"]))
+    finally:
+        for path in older:
+            path.unlink(missing_ok=True)
+            path.parent.rmdir()
+        for path, data in kept.items():
+            path.write_bytes(data)
+    ours = next(r for r in written.splitlines() if r.startswith("| Adversarial nets (this"))
+    mnist, tfd, lfw = ours.split(" | ")[1:4]
+    assert mnist.endswith("(2 of 2 seeds; 0 collapsed)") and lfw == "— (rerun pending)"
+    assert "LFW 48×48, TFD protocol: results of older code" in ours
+    assert ours.endswith("rerun `dvc repro parzen@lfw` |")
+    assert "figures: no panel for lfw: results of older code" in figures.stdout
+    assert figure.shape == reference.shape  # MNIST's panel alone, as before
+
+
+def plt_imread(source) -> np.ndarray:
+    import matplotlib.image
+
+    return matplotlib.image.imread(source, format="png")
 
 
 def test_cifar_pickles_are_opened_only_from_the_official_archive(tmp_path):
