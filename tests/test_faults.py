@@ -563,14 +563,19 @@ def test_results_stages_given_a_stub_name_the_stage_to_rerun(work, stage, conten
     assert line.endswith("rerun `dvc repro train@mnist`") and "\n" not in line
 
 
+# written by the parzen stage of older code (commit dd222ee), kept as it was
+OLDER_LFW_SCORE = Path(__file__).parent / "data/lfw_parzen_older_code.json"
+
+
 def test_results_older_code_made_wait_for_their_rerun_without_stopping_table_or_figure(work):
-    """LFW's committed score from before seeds were an axis (no per-seed scores, no run
-    record) beside a current MNIST run: Table 1 marks LFW's cell pending and names the command,
-    Figure 2 leaves its panel out, and MNIST's column and panel are built as before."""
+    """LFW's score as committed before seeds were an axis (commit dd222ee: no per-seed scores,
+    no run record), with a panel, beside a current MNIST run: Table 1 marks LFW's cell pending
+    and names the command, Figure 2 leaves its panel out, and MNIST's column and panel are built
+    as before."""
     root = work.root
     older = {
-        root / "metrics/datasets/lfw/parzen.json": ROOT / "metrics/datasets/lfw/parzen.json",
-        root / "figures/datasets/lfw/figure2.png": ROOT / "figures/datasets/lfw/figure2.png",
+        root / "metrics/datasets/lfw/parzen.json": OLDER_LFW_SCORE,
+        root / "figures/datasets/lfw/figure2.png": ROOT / "figures/datasets/mnist/figure2.png",
     }
     assert "seeds" not in json.loads(older[root / "metrics/datasets/lfw/parzen.json"].read_text())
     built = [root / "metrics" / n for n in ("table1.md", "table1.csv", "beyond.md", "beyond.csv")]
