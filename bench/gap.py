@@ -1,8 +1,8 @@
 """The gap budget: the paper's 225 nats on MNIST against this project's multi-seed mean, factor by
 factor, each measured on the committed runs.
 
-    python -m bench.gap [--redraws 5] [--long DIR] [--long-generator FILE] [--prior FILE]
-        [--plot PNG]
+    python -m bench.gap [--redraws 5] [--long DIR] [--long-generator FILE]
+        [--long-baseline FILE] [--prior FILE] [--plot PNG]
 
 Reads metrics/datasets/mnist/ (parzen.json, train.json, train/seed-<n>/valid_parzen.tsv) and,
 for the redraws, the surviving seeds' generators in models/mnist/ (`dvc pull` or `dvc repro`
@@ -20,7 +20,9 @@ first). Prints one row per factor:
   committed schedule: the best validation score there minus the best up to the committed epochs;
   with `--long-generator`, that run's best generator (its generator_best.pt) drawn and scored on
   the test set exactly as the `sample` and `parzen` stages score a seed's, minus that seed's
-  committed test LL — the gain in Table 1's own terms;
+  committed test LL — the gain in Table 1's own terms; with `--long-baseline`, minus the score of
+  the same run's best generator at the end of the schedule instead (for a run retrained on
+  another CPU, whose rounding gives the seed another trajectory);
 - the prior: with `--prior`, the parzen.json of a run with the other prior (`noise: gaussian`),
   its test LL minus the same seed's here;
 - the ceiling: the training images used as samples (Theis et al., 2016).
@@ -79,15 +81,30 @@ def redraw_sd(ds: P.DatasetParams, seed: int, redraws: int) -> float:
     return statistics.stdev(next(scores)["test_ll"] for _ in range(redraws))
 
 
-def continued(ds: P.DatasetParams, path: Path, committed: dict) -> tuple[str, str, str]:
-    """The budget row of a seed's run continued past the schedule: its best generator (`path`,
-    which records its seed and epoch) scored like the committed seed's."""
+def best_generator(ds: P.DatasetParams, path: Path) -> tuple[int, int, dict]:
+    """Seed, epoch and test scores (both σ grids) of a run's generator_best.pt, drawn as the
+    `sample` stage draws the seed's samples."""
     meta = checkpoints.load(path, "pass a run's generator_best.pt")
-    seed, epoch = meta["seed"], meta["epoch"]
-    score, before = next(draws(ds, path, seed, fine=True)), committed["seeds"][str(seed)]
+    return meta["seed"], meta["epoch"], next(draws(ds, path, meta["seed"], fine=True))
+
+
+def continued(
+    ds: P.DatasetParams, path: Path, committed: dict, baseline: Path | None
+) -> tuple[str, str, str]:
+    """The budget row of a seed's run continued past the schedule: its best generator (`path`,
+    which records its seed and epoch) against the committed seed's score, or against the same
+    run's best generator at the end of the schedule (`baseline`)."""
+    seed, epoch, score = best_generator(ds, path)
+    if baseline is None:
+        before, whose = committed["seeds"][str(seed)], f"seed {seed}"
+    else:
+        other, at, before = best_generator(ds, baseline)
+        if other != seed:
+            sys.exit(f"{baseline}: seed {other}, but {path} is seed {seed}; pass the same run's")
+        whose = f"seed {seed} (rerun; best of the schedule at epoch {at})"
     return (f"more epochs: test LL of the best of them (epoch {epoch})",
             f"{score['test_ll'] - before['test_ll']:+.1f}",
-            f"seed {seed}: {before['test_ll']:.1f} → {score['test_ll']:.1f} ± "
+            f"{whose}: {before['test_ll']:.1f} → {score['test_ll']:.1f} ± "
             f"{score['test_se']:.1f}; 91-σ grid {before['fine_sigma']['test_ll']:.1f} → "
             f"{score['fine_sigma']['test_ll']:.1f}")  # fmt: skip
 
@@ -126,6 +143,12 @@ def main() -> int:
     parser.add_argument("--long", type=Path, help="a seed's log folder continued past the schedule")
     parser.add_argument(
         "--long-generator", type=Path, help="that run's generator_best.pt, scored on the test set"
+    )
+    parser.add_argument(
+        "--long-baseline",
+        type=Path,
+        help="the same run's generator_best.pt at the end of the schedule (default: the committed "
+        "seed's score)",
     )
     parser.add_argument("--prior", type=Path, help="parzen.json of a run with the other prior")
     parser.add_argument("--plot", type=Path, help="PNG of the validation curves, log epochs")
@@ -171,7 +194,7 @@ def main() -> int:
         rows.append((f"more epochs ({max(curve)} instead of {run['epochs']})", more,
                      "validation nats, one seed"))  # fmt: skip
     if args.long_generator:
-        rows.append(continued(ds, args.long_generator, score))
+        rows.append(continued(ds, args.long_generator, score, args.long_baseline))
     if args.prior:
         other = json.loads(args.prior.read_text())
         seed = next(iter(other["seeds"]))

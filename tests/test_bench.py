@@ -2,6 +2,7 @@
 of a step is the sum of its matrix products, the roofline replays exactly those products, and
 the straightforward implementation trains the same nets."""
 
+import pytest
 import torch
 
 from bench.kernels import record_step, replay_rate
@@ -142,12 +143,21 @@ def test_a_continued_run_is_scored_as_the_stages_score_its_seed(tiny, tmp_path, 
     seed = ds.seeds[-1]
     before = committed["seeds"][str(seed)]
     ll, fine = before["test_ll"], before["fine_sigma"]["test_ll"]
-    assert gap.continued(ds, paths.seed_models(seed) / "generator_best.pt", committed) == (
+    best = paths.seed_models(seed) / "generator_best.pt"
+    same = f"{ll:.1f} → {ll:.1f} ± {before['test_se']:.1f}; 91-σ grid {fine:.1f} → {fine:.1f}"
+    assert gap.continued(ds, best, committed, None) == (
         "more epochs: test LL of the best of them (epoch 7)",
         "+0.0",
-        f"seed {seed}: {ll:.1f} → {ll:.1f} ± {before['test_se']:.1f}; 91-σ grid {fine:.1f} → "
-        f"{fine:.1f}",
+        f"seed {seed}: {same}",
     )
+    # against the same run's generator at the end of the schedule (a rerun on another CPU)
+    assert gap.continued(ds, best, committed, best)[1:] == (
+        "+0.0",
+        f"seed {seed} (rerun; best of the schedule at epoch 7): {same}",
+    )
+    other = paths.seed_models(ds.seeds[0]) / "generator_best.pt"
+    with pytest.raises(SystemExit, match=f"seed {ds.seeds[0]}, but .* is seed {seed}"):
+        gap.continued(ds, best, committed, other)
 
 
 def test_the_validation_score_prefers_samples_like_the_data_to_a_flat_image():
