@@ -81,11 +81,16 @@ def redraw_sd(ds: P.DatasetParams, seed: int, redraws: int) -> float:
     return statistics.stdev(next(scores)["test_ll"] for _ in range(redraws))
 
 
-def best_generator(ds: P.DatasetParams, path: Path) -> tuple[int, int, dict]:
-    """Seed, epoch and test scores (both σ grids) of a run's generator_best.pt, drawn as the
-    `sample` stage draws the seed's samples."""
+def recorded(path: Path) -> tuple[int, int]:
+    """Seed and epoch that a run's generator_best.pt records."""
     meta = checkpoints.load(path, "pass a run's generator_best.pt")
-    return meta["seed"], meta["epoch"], next(draws(ds, path, meta["seed"], fine=True))
+    return meta["seed"], meta["epoch"]
+
+
+def scores_of(ds: P.DatasetParams, path: Path, seed: int) -> dict:
+    """Test scores (both σ grids) of a generator, drawn as the `sample` stage draws `seed`'s
+    samples."""
+    return next(draws(ds, path, seed, fine=True))
 
 
 def continued(
@@ -94,14 +99,16 @@ def continued(
     """The budget row of a seed's run continued past the schedule: its best generator (`path`,
     which records its seed and epoch) against the committed seed's score, or against the same
     run's best generator at the end of the schedule (`baseline`)."""
-    seed, epoch, score = best_generator(ds, path)
+    seed, epoch = recorded(path)
     if baseline is None:
         before, whose = committed["seeds"][str(seed)], f"seed {seed}"
     else:
-        other, at, before = best_generator(ds, baseline)
+        other, at = recorded(baseline)  # checked before anything is scored
         if other != seed:
             sys.exit(f"{baseline}: seed {other}, but {path} is seed {seed}; pass the same run's")
+        before = scores_of(ds, baseline, seed)
         whose = f"seed {seed} (rerun; best of the schedule at epoch {at})"
+    score = scores_of(ds, path, seed)
     return (f"more epochs: test LL of the best of them (epoch {epoch})",
             f"{score['test_ll'] - before['test_ll']:+.1f}",
             f"{whose}: {before['test_ll']:.1f} → {score['test_ll']:.1f} ± "

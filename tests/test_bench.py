@@ -156,6 +156,7 @@ def test_a_continued_run_is_scored_as_the_stages_score_its_seed(tiny, tmp_path, 
         f"seed {seed} (rerun; best of the schedule at epoch 7): {same}",
     )
     other = paths.seed_models(ds.seeds[0]) / "generator_best.pt"
+    monkeypatch.setattr(gap, "draws", lambda *a, **k: pytest.fail("scored before the seed check"))
     with pytest.raises(SystemExit, match=f"seed {ds.seeds[0]}, but .* is seed {seed}"):
         gap.continued(ds, best, committed, other)
 
