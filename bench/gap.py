@@ -116,6 +116,15 @@ def continued(
             f"{score['fine_sigma']['test_ll']:.1f}")  # fmt: skip
 
 
+def continued_label(seeds: dict[str, dict[int, float]], curve: dict[int, float]) -> str:
+    """The label "seed s, continued" when the continued log repeats committed seed s's epochs
+    exactly (its line then hides that seed's), else "continued"."""
+    for label, seed in seeds.items():
+        if all(curve.get(e) == v for e, v in seed.items()):
+            return f"{label}, continued"
+    return "continued"
+
+
 def plot(curves: dict[str, dict[int, float]], epochs: int, path: Path) -> None:
     """Validation Parzen score against the epoch (log axis), one line per curve."""
     import matplotlib
@@ -195,7 +204,8 @@ def main() -> int:
         rows.append((f"redrawing the {ds.parzen.samples:,} samples (SD of {args.redraws})",
                      f"{np.mean(sds):.1f}", f"per seed {each}"))  # fmt: skip
     if args.long:
-        curve = curves["continued"] = valid_curve(args.long / "valid_parzen.tsv")
+        curve = valid_curve(args.long / "valid_parzen.tsv")
+        curves[continued_label(curves, curve)] = curve
         base = max(v for e, v in curve.items() if e <= run["epochs"])
         more = f"+{max(curve.values()) - base:.1f}"
         rows.append((f"more epochs ({max(curve)} instead of {run['epochs']})", more,

@@ -104,6 +104,16 @@ def test_the_gap_budget_reads_each_factor_from_the_committed_files(tmp_path, mon
     assert "| ceiling: training images as samples | 241.2 |" in out
 
 
+def test_the_plot_names_the_committed_seed_a_continued_log_repeats():
+    """A seed continued past the schedule first repeats its committed epochs, and its line then
+    hides that seed's: the legend says which seed it is."""
+    from bench.gap import continued_label
+
+    seeds = {"seed 0": {1: 5.0, 2: 7.0}, "seed 1": {1: 5.0, 2: 6.0}}
+    assert continued_label(seeds, {1: 5.0, 2: 6.0, 3: 8.0}) == "seed 1, continued"
+    assert continued_label(seeds, {1: 5.0, 2: 6.5, 3: 8.0}) == "continued"  # a rerun elsewhere
+
+
 def test_a_continued_run_is_scored_as_the_stages_score_its_seed(tiny, tmp_path, monkeypatch):
     """bench.gap --long-generator draws the continued run's best generator from the seed it
     records, on that seed's samples stream, and scores it by Table 1's protocol: given the
