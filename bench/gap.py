@@ -120,7 +120,7 @@ def continued_label(seeds: dict[str, dict[int, float]], curve: dict[int, float])
     """The label "seed s, continued" when the continued log repeats committed seed s's epochs
     exactly (its line then hides that seed's), else "continued"."""
     for label, seed in seeds.items():
-        if all(curve.get(e) == v for e, v in seed.items()):
+        if seed.items() <= curve.items():
             return f"{label}, continued"
     return "continued"
 
