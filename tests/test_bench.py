@@ -195,3 +195,20 @@ def test_the_validation_score_prefers_samples_like_the_data_to_a_flat_image():
     flat = max(score["zeros"], score["the training mean"])
     assert real > flat + 10
     assert score["the mean + noise of the data's SD per pixel"] < min(real, flat)
+
+
+def test_the_selection_bench_scores_a_set_as_train_does():
+    """bench.selection's per-row scores pick the σ that `train`'s select_sigma picks, and their
+    mean is the score `train` logs."""
+    from bench.selection import scored
+    from pipeline.params import ParzenSpec
+    from pipeline.parzen_window import select_sigma
+
+    rng = torch.Generator().manual_seed(1)
+    samples, valid = torch.randn(300, 16, generator=rng), torch.randn(50, 16, generator=rng)
+    spec = ParzenSpec(samples=300, sigma_range=(-1, 0.5), sigma_num=7, valid=None, batch=20)
+    sigma, ll = scored(valid, samples, spec)
+    chosen = select_sigma(valid, samples, spec)
+    assert ll.shape == (50,)
+    assert sigma == chosen.sigma and 0.1 < sigma < 10**0.5
+    assert float(ll.mean()) == pytest.approx(chosen.valid_ll.max(), abs=1e-9)
