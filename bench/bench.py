@@ -44,8 +44,8 @@ from pipeline import parzen_window as parzen
 from pipeline.adversarial import check_precision
 from pipeline.artifacts import load_processed
 from pipeline.datasets import SOURCES
-from pipeline.errors import PipelineError
 from pipeline.paths import Paths
+from pipeline.plumbing.errors import PipelineError
 
 NETS = ("mnist", "lfw", "cifar10_fc", "cifar10_conv")
 
@@ -217,8 +217,10 @@ def main() -> None:
     p = P.load("params.yaml", datasets=list(NETS))
     threads = torch.get_num_threads()
     print(f"torch {torch.__version__}, {device}, {threads} threads, cpu {cpu_flags()}\n")
-    print("| nets | precision | steps | images/s | GFLOP/s | roofline GFLOP/s | × roofline |"
-          " naive fp32 images/s | × naive | × fp32 |")  # fmt: skip
+    print(
+        "| nets | precision | steps | images/s | GFLOP/s | roofline GFLOP/s | × roofline |"
+        " naive fp32 images/s | × naive | × fp32 |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|")
     for name in NETS:
         steps = None if name == "mnist" and not args.quick else args.steps

@@ -58,16 +58,22 @@ def main() -> None:
         size = path.stat().st_size
     write = statistics.mean(writes)
     step_with, step_without = statistics.mean(times[True]), statistics.mean(times[False])
-    print(f"{args.net}: checkpoint {size / 2**20:.0f} MiB, written in {write:.2f} s "
-          f"(mean of {len(writes)})")  # fmt: skip
-    print(f"step after a write {step_with * 1e3:.0f} ms, after none {step_without * 1e3:.0f} ms "
-          f"(x{step_with / step_without:.3f}; {args.rounds} epochs each)")  # fmt: skip
+    print(
+        f"{args.net}: checkpoint {size / 2**20:.0f} MiB, written in {write:.2f} s "
+        f"(mean of {len(writes)})"
+    )
+    print(
+        f"step after a write {step_with * 1e3:.0f} ms, after none {step_without * 1e3:.0f} ms "
+        f"(x{step_with / step_without:.3f}; {args.rounds} epochs each)"
+    )
     rows = training_rows(ds)
     if rows:
         steps = rows // ds.train.batch_size
         cost = write + (step_with - step_without) * steps
-        print(f"per epoch of its {steps} steps: {cost:.1f} s, "
-              f"{100 * cost / (step_without * steps):.1f} % of the epoch")  # fmt: skip
+        print(
+            f"per epoch of its {steps} steps: {cost:.1f} s, "
+            f"{100 * cost / (step_without * steps):.1f} % of the epoch"
+        )
 
 
 if __name__ == "__main__":

@@ -52,8 +52,10 @@ def main() -> None:
     args = parser.parse_args()
     p = P.load("params.yaml", datasets=list(ALL))
     kernels = torch.backends.cpu.get_cpu_capability()  # AVX512 or AVX2: 2.2-2.4x apart here
-    print(f"torch {torch.__version__}, {kernels} kernels, {torch.get_num_threads()} threads, fp32, "
-          f"{args.steps} steps")  # fmt: skip
+    print(
+        f"torch {torch.__version__}, {kernels} kernels, {torch.get_num_threads()} threads, fp32, "
+        f"{args.steps} steps"
+    )
     print("| nets | batch | s/step | images/s | training images | s/epoch | paper | cpu |")
     print("|---|---|---|---|---|---|---|---|")
     for name in ALL:

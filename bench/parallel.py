@@ -45,10 +45,22 @@ def worker(net: str, steps: int, threads: int) -> None:
 
 def side_by_side(net: str, steps: int, threads: int, count: int) -> float:
     """Images per second of `count` workers of `threads` threads started together."""
-    cmd = [sys.executable, "-m", "bench.parallel", "--worker", "--net", net,
-           "--steps", str(steps), "--threads", str(threads)]  # fmt: skip
-    procs = [subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-             for _ in range(count)]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "bench.parallel",
+        "--worker",
+        "--net",
+        net,
+        "--steps",
+        str(steps),
+        "--threads",
+        str(threads),
+    ]
+    procs = [
+        subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        for _ in range(count)
+    ]
     for proc in procs:
         assert proc.stdout.readline().strip() == "ready"
     start = time.perf_counter()
@@ -63,8 +75,9 @@ def side_by_side(net: str, steps: int, threads: int, count: int) -> float:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.parallel",
-                                     description=__doc__.split("\n\n")[0])  # fmt: skip
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.parallel", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("--net", default="mnist", choices=list(SECTIONS), help="a dataset section")
     parser.add_argument("--steps", type=int, default=300, help="training steps timed per process")
     parser.add_argument("--rounds", type=int, default=2, help="times each arrangement is timed")

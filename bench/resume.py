@@ -44,8 +44,12 @@ def train(where: Path, kill_after: int | None = None) -> tuple[int, str, float]:
     """One `train mnist` in `where`; with `kill_after`, SIGKILL once that epoch's line is out.
     Returns the exit status, the first line it printed and the wall time."""
     tick = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "pipeline", "train", "mnist"], cwd=where,
-                            stdout=subprocess.PIPE, text=True)  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pipeline", "train", "mnist"],
+        cwd=where,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     first = ""
     for line in proc.stdout:
         first = first or line.strip()
@@ -87,9 +91,11 @@ def main() -> int:
         resumed = outputs(killed, *KEPT)
         same = outputs(straight, *KEPT) == resumed
         names = sorted(resumed)
-        print(f"killed {len(args.kill_after)} times, {total:.0f} s in all; {len(names)} output "
-              f"files ({', '.join(names)}) identical to the uninterrupted run's: "
-              f"{same}")  # fmt: skip
+        print(
+            f"killed {len(args.kill_after)} times, {total:.0f} s in all; {len(names)} output "
+            f"files ({', '.join(names)}) identical to the uninterrupted run's: "
+            f"{same}"
+        )
         return 0 if same else 1
     finally:
         shutil.rmtree(scratch)

@@ -44,8 +44,9 @@ def setup(where: Path, code: Path, datasets: list[str]) -> None:
 
 
 def committed_code(base: str, into: Path) -> Path:
-    archive = subprocess.run(["git", "archive", base, "pipeline"], cwd=ROOT, check=True,
-                             capture_output=True).stdout  # fmt: skip
+    archive = subprocess.run(
+        ["git", "archive", base, "pipeline"], cwd=ROOT, check=True, capture_output=True
+    ).stdout
     into.mkdir(parents=True)
     subprocess.run(["tar", "-x"], cwd=into, input=archive, check=True)
     return into / "pipeline"
@@ -55,8 +56,9 @@ def run(where: Path, datasets: list[str]) -> None:
     stages = ("preprocess", "train", "sample", "parzen")
     steps = [[stage, ds] for ds in datasets for stage in stages]
     for step in [*steps, ["figures"], ["table"]]:
-        result = subprocess.run([sys.executable, "-m", "pipeline", *step], cwd=where,
-                                capture_output=True, text=True)  # fmt: skip
+        result = subprocess.run(
+            [sys.executable, "-m", "pipeline", *step], cwd=where, capture_output=True, text=True
+        )
         if result.returncode != 0:
             sys.exit(f"{where.name}: `pipeline {' '.join(step)}` failed:\n{result.stderr}")
 
@@ -74,8 +76,10 @@ def outputs(where: Path, tops=OUTPUTS, ignored=IGNORED) -> dict[str, object]:
     for name, data in files.items():
         if name.endswith("train.json"):
             record = {k: v for k, v in json.loads(data).items() if k not in ignored}
-            record["seeds"] = {seed: {k: v for k, v in run.items() if k not in ignored}
-                               for seed, run in record.get("seeds", {}).items()}  # fmt: skip
+            record["seeds"] = {
+                seed: {k: v for k, v in run.items() if k not in ignored}
+                for seed, run in record.get("seeds", {}).items()
+            }
             files[name] = record
     return files
 
@@ -115,8 +119,10 @@ def main() -> int:
         differ = sorted(name for name in a.keys() | b.keys() if a.get(name) != b.get(name))
         for name in differ:
             print(f"differs: {name}" + ("" if name in a and name in b else " (only in one)"))
-        print(f"{args.base} vs work tree, {', '.join(args.datasets)}: {len(a)} output files, "
-              f"{len(differ)} differ (wall times aside)")  # fmt: skip
+        print(
+            f"{args.base} vs work tree, {', '.join(args.datasets)}: {len(a)} output files, "
+            f"{len(differ)} differ (wall times aside)"
+        )
         return 1 if differ else 0
     finally:
         shutil.rmtree(scratch)

@@ -37,25 +37,25 @@ there. Random numbers come from one independent stream per purpose
 from __future__ import annotations
 
 import math
-import sys
 import time
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
-from tqdm import tqdm
 
-from pipeline import checkpoints, collapse, parzen_window, plateau, streams
-from pipeline.errors import Interrupted, PipelineError
+from pipeline import checkpoints, parzen_window, stopping, streams
 from pipeline.models import (
     Discriminator,
     Generator,
     constrained_weights,
+    draw_samples,
     sample_noise,
     save_generator,
 )
 from pipeline.params import DatasetParams, Params, TrainSpec
+from pipeline.plumbing import progress
+from pipeline.plumbing.errors import Interrupted, PipelineError
 
 STATE = "state.pt"  # a run's checkpoint, in its folder beside generator_*.pt and live/
 
@@ -234,9 +234,9 @@ class Trainer:
     def noise(self, n: int) -> Tensor:
         return sample_noise(self.ds.model, n, self.noise_rng, self.device)
 
-    def epoch(self, epoch: int, progress: bool = False) -> dict[str, float]:
+    def epoch(self, epoch: int, show: bool = False) -> dict[str, float]:
         """One pass of D over the training set; returns the epoch's mean losses and accuracies.
-        `progress`: a bar with elapsed time and ETA on a terminal (nothing otherwise)."""
+        `show`: a bar with elapsed time and ETA on a terminal (nothing otherwise)."""
         k, update, loss_kind = self.params.k, self.params.update, self.params.generator_loss
         precision = self.params.precision
         m = momentum_at(epoch, self.ds.train)
@@ -249,9 +249,7 @@ class Trainer:
         # on-device accumulators: no host sync inside the loop
         totals = torch.zeros(4, device=self.device)  # loss_d, acc_real, acc_fake, loss_g
         g_steps = 0
-        bar = tqdm(range(n_batches), f"epoch {epoch}", leave=False, unit="step",
-                   disable=None if progress else True)  # fmt: skip
-        for i in bar:
+        for i in progress.steps(n_batches, f"epoch {epoch}", show):
             if self.stop:
                 raise Interrupted(
                     f"{self.ds.name}: stopped by {self.stop} in epoch {epoch} of phase "
@@ -309,9 +307,8 @@ class Trainer:
     def samples(self, n: int) -> Tensor:
         """n samples of G without dropout, from the `eval` stream's first draws (the same z at
         every validation score)."""
-        self.G.eval()
         rng = streams.generator(self.seed, "eval", self.device)
-        return self.G(sample_noise(self.ds.model, n, rng, self.device))
+        return draw_samples(self.G, self.ds.model, n, rng, self.device)
 
 
 def log_epoch(live, stats: dict, last: bool) -> None:
@@ -326,12 +323,23 @@ def spread(images: Tensor) -> float:
     return float(images.float().std(0).mean())
 
 
-def fit(trainer: Trainer, phases: tuple[int, ...], valid: Tensor, meta: dict, folder: Path,
-        identity: dict, resumed: dict | None, name: str, progress: bool) -> dict:  # fmt: skip
+def fit(
+    trainer: Trainer,
+    phases: tuple[int, ...],
+    valid: Tensor,
+    meta: dict,
+    folder: Path,
+    identity: dict,
+    resumed: dict | None,
+    report: progress.Report,
+    show: bool = False,
+) -> dict:
     """Train `trainer` for `phases` (epochs per phase) from `resumed` (a checkpoint of this run,
     or None), saving the whole state atomically in `folder` after every epoch, the best
     generator as generator_best.pt, the last as generator_last.pt and the log in live/. Stops
-    early when the run collapses or stops improving. Returns the run's summary."""
+    early when the run collapses or stops improving (stopping.py). After each epoch `report`
+    gets an "epoch" event (plumbing/progress.py); `show`: a bar over each epoch's steps.
+    Returns the run's summary."""
     from dvclive import Live
 
     ds = trainer.ds
@@ -346,13 +354,9 @@ def fit(trainer: Trainer, phases: tuple[int, ...], valid: Tensor, meta: dict, fo
         history, best = resumed["history"], resumed["best"]
     # the collapse rule sees the last phase only (an earlier one ends with a fresh D anyway)
     in_final = [s if s.get("phase") == final else {} for s in history]
-    collapsed = collapse.collapsed(in_final, ds.train.collapse)
-    plateaued = plateau.plateaued(in_final, best["epoch"], ds.train.patience)
-    with (
-        Live(str(folder / "live"), dvcyaml=None, save_dvc_exp=False, report=None) as live,
-        tqdm(total=total, initial=done, desc=name, unit="epoch",
-             disable=None if progress else True) as bar,
-    ):  # fmt: skip
+    collapsed = stopping.collapsed(in_final, ds.train.collapse)
+    plateaued = stopping.plateaued(in_final, best["epoch"], ds.train.patience)
+    with Live(str(folder / "live"), dvcyaml=None, save_dvc_exp=False, report=None) as live:
         live.step = 1  # dvclive's step is the epoch over all phases, counted from 1
         for step, stats in enumerate(history, 1):  # the log so far, as it was written
             log_epoch(live, stats, last=step in (total, collapsed, plateaued))
@@ -363,7 +367,7 @@ def fit(trainer: Trainer, phases: tuple[int, ...], valid: Tensor, meta: dict, fo
             if phase > 0 and epoch == 1:
                 save_generator(trainer.G, meta, folder / "generator_pretrained.pt")
                 trainer.extend_generator()
-            stats = {"phase": phase, **trainer.epoch(epoch, progress=progress)}
+            stats = {"phase": phase, **trainer.epoch(epoch, show=show)}
             stats["epoch_seconds"] = time.perf_counter() - tick
             if epoch % ds.train.eval_every == 0 or epoch == phases[phase]:
                 samples = trainer.samples(ds.parzen.samples)
@@ -372,29 +376,36 @@ def fit(trainer: Trainer, phases: tuple[int, ...], valid: Tensor, meta: dict, fo
                 stats["valid_sigma"] = chosen.sigma
                 stats["spread"] = spread(samples) / valid_spread
                 if phase == final and stats["valid_parzen"] > best["valid_ll"]:
-                    best = {"valid_ll": stats["valid_parzen"], "epoch": step,
-                            "sigma": chosen.sigma}  # fmt: skip
+                    best = {"valid_ll": stats["valid_parzen"], "epoch": step, "sigma": chosen.sigma}
                     save_generator(trainer.G, {**meta, **best}, folder / "generator_best.pt")
             history.append(stats)
             in_final.append(stats if phase == final else {})
-            collapsed = collapse.collapsed(in_final, ds.train.collapse)
-            plateaued = plateau.plateaued(in_final, best["epoch"], ds.train.patience)
+            collapsed = stopping.collapsed(in_final, ds.train.collapse)
+            plateaued = stopping.plateaued(in_final, best["epoch"], ds.train.patience)
             log_epoch(live, stats, last=step in (total, collapsed, plateaued))
             seconds += time.perf_counter() - tick
             checkpoints.save(
-                {"identity": identity, "done": step, "trainer": trainer.state_dict(),
-                 "best": best, "history": history, "seconds": seconds},
+                {
+                    "identity": identity,
+                    "done": step,
+                    "trainer": trainer.state_dict(),
+                    "best": best,
+                    "history": history,
+                    "seconds": seconds,
+                },
                 folder / STATE,
-            )  # fmt: skip
-            bar.update()
-            bar.write(
-                f"{name} epoch {step}/{total} "
-                + " ".join(f"{k}={v:.4g}" for k, v in stats.items())
-                + ("  COLLAPSED: stopping" if collapsed else "")
-                + (f"  NO IMPROVEMENT since epoch {best['epoch']}: stopping" if plateaued else ""),
-                file=sys.stdout,
             )
-            sys.stdout.flush()  # a log file or pipe sees each epoch as it ends
+            stopping_for = "collapse" if collapsed else "no improvement" if plateaued else None
+            report(
+                {
+                    "event": "epoch",
+                    "step": step,
+                    "total": total,
+                    "stats": stats,
+                    "stopping": stopping_for,
+                    "best_epoch": best["epoch"],
+                }
+            )
         summary = {
             "best_epoch": best["epoch"],
             "best_valid_parzen": best["valid_ll"],

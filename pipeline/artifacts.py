@@ -23,8 +23,9 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.datasets import SECTIONS
-from pipeline.errors import PipelineError
-from pipeline.paths import Paths, atomic_path
+from pipeline.paths import Paths
+from pipeline.plumbing.errors import PipelineError
+from pipeline.plumbing.files import atomic_path
 
 PROVENANCE = "provenance.json"  # in data/raw/<dataset>/
 
@@ -70,8 +71,9 @@ class Processed:
         return tuple(int(n) for n in self.arrays["image_shape"])
 
 
-def save_processed(dataset: str, splits: dict[str, np.ndarray], note: str,
-                   image_shape: tuple[int, ...]) -> None:  # fmt: skip
+def save_processed(
+    dataset: str, splits: dict[str, np.ndarray], note: str, image_shape: tuple[int, ...]
+) -> None:
     with atomic_path(Paths(dataset).processed) as tmp, open(tmp, "wb") as f:
         np.savez(f, **splits, note=np.array(note), image_shape=np.array(image_shape))
 
@@ -108,8 +110,18 @@ def load_samples(dataset: str, seed: int) -> np.ndarray:
 
 # what train records of its run in metrics/datasets/<dataset>/train.json; "seeds" maps each
 # seed to its summary (best_epoch, best_valid_parzen, collapsed, collapse_epoch, ...)
-RUN_KEYS = ("k", "update", "generator_loss", "precision", "schedule", "phases", "epochs",
-            "device", "code", "seeds")  # fmt: skip
+RUN_KEYS = (
+    "k",
+    "update",
+    "generator_loss",
+    "precision",
+    "schedule",
+    "phases",
+    "epochs",
+    "device",
+    "code",
+    "seeds",
+)
 # what parzen writes in metrics/datasets/<dataset>/parzen.json: the score over surviving seeds,
 # and "seeds", each seed's own score
 PARZEN_KEYS = ("test_ll", "test_se", "n_samples", "seeds", "survived")

@@ -17,8 +17,8 @@ from typing import Any
 
 import torch
 
-from pipeline.errors import PipelineError
-from pipeline.paths import atomic_path
+from pipeline.plumbing.errors import PipelineError
+from pipeline.plumbing.files import atomic_path
 
 
 def save(obj: Any, path: Path) -> None:

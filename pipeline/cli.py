@@ -1,7 +1,7 @@
 """Command line: one Typer command per DVC stage, each named as its stage and its module
-(command `train`: stage `train@<dataset>`, module `pipeline/train.py`). It parses arguments and
-calls the stage's ``run``; stages are imported inside their command, so that ``--help`` does not
-load torch."""
+(command `train`: stage `train@<dataset>`, module `pipeline/stages/train.py`), and the tools. It
+parses arguments and calls the stage's ``run``; stages are imported inside their command, so
+that ``--help`` does not load torch."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import typer
 
 from pipeline import params as P
 from pipeline.datasets import SECTIONS
-from pipeline.errors import PipelineError
+from pipeline.plumbing.errors import PipelineError
 
 app = typer.Typer(
     add_completion=False,
@@ -26,6 +26,7 @@ DATASET = typer.Argument(
     ..., help=f"a dataset section of params.yaml listed in its 'datasets': {', '.join(SECTIONS)}"
 )
 PARAMS = typer.Option(Path("params.yaml"), "--params", help="the params file")
+LOCKED_STAGES = typer.Argument(..., help="stages as dvc.lock names them, e.g. train@lfw")
 
 
 def _stage(run: Callable, params: Path | None, dataset: str | None = None, **options) -> None:
@@ -50,7 +51,7 @@ def _stage(run: Callable, params: Path | None, dataset: str | None = None, **opt
 @app.command()
 def download(dataset: str = DATASET, params: Path = PARAMS) -> None:
     """Fetch the official files (mirror directories in $GAN_DATA_MIRROR first), md5-checked."""
-    from pipeline import download as stage
+    from pipeline.stages import download as stage
 
     _stage(stage.run, params, dataset)
 
@@ -58,7 +59,7 @@ def download(dataset: str = DATASET, params: Path = PARAMS) -> None:
 @app.command()
 def preprocess(dataset: str = DATASET, params: Path = PARAMS) -> None:
     """Split into train / valid / test as in the paper and scale pixels."""
-    from pipeline import preprocess as stage
+    from pipeline.stages import preprocess as stage
 
     _stage(stage.run, params, dataset)
 
@@ -78,7 +79,7 @@ def train(
     """Train G and D with Algorithm 1 (k, update, generator_loss from params.yaml), one run per
     seed of the section's `seeds`, side by side where the CPU allows; each resumes from its
     folder in checkpoints/ when params, data and code match."""
-    from pipeline import train as stage
+    from pipeline.stages import train as stage
 
     _stage(stage.run, params, dataset, fresh=fresh, seed=seed, threads=threads)
 
@@ -86,7 +87,7 @@ def train(
 @app.command()
 def sample(dataset: str = DATASET, params: Path = PARAMS) -> None:
     """Draw samples from the selected generator; write Figures 2 and 3."""
-    from pipeline import sample as stage
+    from pipeline.stages import sample as stage
 
     _stage(stage.run, params, dataset)
 
@@ -94,7 +95,7 @@ def sample(dataset: str = DATASET, params: Path = PARAMS) -> None:
 @app.command()
 def parzen(dataset: str = DATASET, params: Path = PARAMS) -> None:
     """Choose the Parzen sigma on the validation slice; score the test set."""
-    from pipeline import parzen as stage
+    from pipeline.stages import parzen as stage
 
     _stage(stage.run, params, dataset)
 
@@ -103,7 +104,7 @@ def parzen(dataset: str = DATASET, params: Path = PARAMS) -> None:
 def classifier(dataset: str = DATASET, params: Path = PARAMS) -> None:
     """Train the section's classifier on its training rows; its features score samples in
     `quality` (a section without labels gets a note)."""
-    from pipeline import classifier as stage
+    from pipeline.stages import classifier as stage
 
     _stage(stage.run, params, dataset)
 
@@ -112,7 +113,7 @@ def classifier(dataset: str = DATASET, params: Path = PARAMS) -> None:
 def quality(dataset: str = DATASET, params: Path = PARAMS) -> None:
     """Score every seed's samples beyond the Parzen window (classifier features, memorisation)
     beside real held-out images, and the Parzen score against the number of samples."""
-    from pipeline import quality as stage
+    from pipeline.stages import quality as stage
 
     _stage(stage.run, params, dataset)
 
@@ -121,7 +122,7 @@ def quality(dataset: str = DATASET, params: Path = PARAMS) -> None:
 def references(dataset: str = DATASET, params: Path = PARAMS) -> None:
     """The Parzen estimate's sanity rows: training images, held-out images, k-means centroids
     and uniform noise as the samples, and the training images' score against N."""
-    from pipeline import references as stage
+    from pipeline.stages import references as stage
 
     _stage(stage.run, params, dataset)
 
@@ -130,7 +131,7 @@ def references(dataset: str = DATASET, params: Path = PARAMS) -> None:
 def inception(dataset: str = DATASET, params: Path = PARAMS) -> None:
     """The Fréchet Inception Distance, when params `inception.weights` names a local
     Inception-v3 weights file (otherwise one line saying it was skipped)."""
-    from pipeline import inception as stage
+    from pipeline.stages import inception as stage
 
     _stage(stage.run, params, dataset)
 
@@ -139,7 +140,7 @@ def inception(dataset: str = DATASET, params: Path = PARAMS) -> None:
 def figures() -> None:
     """Put the datasets' panels of Figure 2 together (figures/figure2.png), each captioned with
     its run's record."""
-    from pipeline import figures as stage
+    from pipeline.stages import figures as stage
 
     _stage(stage.run, None)
 
@@ -148,7 +149,7 @@ def figures() -> None:
 def table() -> None:
     """Assemble Table 1 (Markdown and CSV under metrics/) from every dataset's scores and run
     record."""
-    from pipeline import table as stage
+    from pipeline.stages import table as stage
 
     _stage(stage.run, None)
 
@@ -156,7 +157,7 @@ def table() -> None:
 @app.command("offline-plots")
 def offline_plots() -> None:
     """Write the offline HTML template that `dvc plots show` uses (.dvc/plots/offline.html)."""
-    from pipeline import offline_plots as tool
+    from pipeline.tools import offline_plots as tool
 
     typer.echo(f"wrote {tool.run()}")
 
@@ -165,7 +166,7 @@ def offline_plots() -> None:
 def compare() -> None:
     """One row per experiment and dataset: the params that differ from its commit, test LL ±
     SE, σ, best epoch, train seconds (a readable `dvc exp show`)."""
-    from pipeline import compare as tool
+    from pipeline.tools import compare as tool
 
     typer.echo(tool.run())
 
@@ -174,10 +175,24 @@ def compare() -> None:
 def plan(params: Path = PARAMS) -> None:
     """Which stages `dvc repro` would run, in order, why, and about how long training takes
     (from the committed runs' seconds per epoch)."""
-    from pipeline import plan as tool
+    from pipeline.tools import plan as tool
 
     try:
         typer.echo(tool.run(P.load(params)))
+    except PipelineError as err:
+        typer.echo(f"error: {err}", err=True)
+        sys.exit(err.exit_code)
+
+
+@app.command()
+def relock(stages: list[str] = LOCKED_STAGES) -> None:
+    """Carry stages' dvc.lock entries across a code change that `python -m bench.same` showed
+    to leave their outputs byte-identical, where those outputs are not on this machine: their
+    code deps take the present files' hashes, the rest of each entry stays."""
+    from pipeline.tools import relock as tool
+
+    try:
+        typer.echo(tool.run(stages))
     except PipelineError as err:
         typer.echo(f"error: {err}", err=True)
         sys.exit(err.exit_code)

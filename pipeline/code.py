@@ -13,6 +13,12 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent  # pipeline/
 ROOT = PACKAGE.parent
+PLUMBING = "pipeline.plumbing"
+
+
+def is_plumbing(module: str) -> bool:
+    """Whether `module` is plumbing (pipeline/plumbing/): never a code dependency of a stage."""
+    return module == PLUMBING or module.startswith(PLUMBING + ".")
 
 
 def _imports(path: Path) -> set[str]:
@@ -36,9 +42,10 @@ def _file(module: str) -> Path | None:
     return None  # a name imported from a module, not a module
 
 
-def closure(module: str) -> list[str]:
-    """Repository paths of `module` (e.g. "pipeline.train") and of every pipeline module it
-    imports, directly or not, with the __init__.py of each package on the way; sorted."""
+def closure(module: str, plumbing: bool = False) -> list[str]:
+    """Repository paths of `module` (e.g. "pipeline.stages.train") and of every pipeline module
+    it imports, directly or not, with the __init__.py of each package on the way, the plumbing
+    left out unless `plumbing`; sorted."""
     seen: dict[str, Path] = {}
     todo = [module]
     while todo:
@@ -46,6 +53,8 @@ def closure(module: str) -> list[str]:
         parts = name.split(".")
         for i in range(1, len(parts) + 1):  # a module's packages run their __init__ first
             prefix = ".".join(parts[:i])
+            if is_plumbing(prefix) and not plumbing:
+                break
             path = _file(prefix)
             if path is not None and prefix not in seen:
                 seen[prefix] = path
@@ -68,9 +77,9 @@ def _without_docstrings(tree: ast.Module) -> ast.Module:
 
 
 def version(module: str, exclude: frozenset[str] = frozenset()) -> str:
-    """md5 over the code of `module`'s closure, less the paths in `exclude`: over each file's
-    syntax tree without docstrings, so that comments, docstrings and layout do not change it
-    and any change to what the code does does."""
+    """md5 over the code of `module`'s closure (plumbing aside), less the paths in `exclude`:
+    over each file's syntax tree without docstrings, so that comments, docstrings and layout do
+    not change it and any change to what the code does does."""
     digest = hashlib.md5()
     for name in closure(module):
         if name in exclude:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pipeline.errors import PipelineError
+from pipeline.plumbing.errors import PipelineError
 
 THREADS_ENV = "GAN_THREADS"
 

@@ -220,13 +220,24 @@ def sample_noise(spec: ModelSpec, n: int, generator: torch.Generator, device) ->
     return torch.randn(n, spec.noise_dim, generator=generator, device=device)
 
 
+@torch.no_grad()
+def draw_samples(
+    G: Generator, spec: ModelSpec, n: int, rng: torch.Generator, device="cpu"
+) -> Tensor:
+    """n samples of G without dropout, from the next n draws of `rng` (one of streams.py's, so
+    that every stage and study draws a seed's samples alike); `rng` goes on from there."""
+    G.eval()
+    return G(sample_noise(spec, n, rng, device))
+
+
 def save_generator(G: Generator, meta: dict, path: Path) -> None:
     """G's weights and `meta` (the run: params, epoch, validation score) in one checkpoint."""
     checkpoints.save({"state_dict": G.state_dict(), **meta}, path)
 
 
-def load_generator(path: Path, spec: ModelSpec, image_shape: tuple[int, ...],
-                   rerun: str) -> Generator:  # fmt: skip
+def load_generator(
+    path: Path, spec: ModelSpec, image_shape: tuple[int, ...], rerun: str
+) -> Generator:
     """The generator saved at `path`, in eval mode; `rerun` says what makes the file again."""
     G = Generator(spec, image_shape)
     G.load_state_dict(checkpoints.load(path, rerun)["state_dict"])

@@ -19,10 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from pipeline import collapse
-from pipeline.collapse import CollapseSpec
 from pipeline.datasets import SOURCES
-from pipeline.errors import PipelineError
+from pipeline.plumbing.errors import PipelineError
 
 if TYPE_CHECKING:
     import numpy as np
@@ -159,6 +157,14 @@ class ModelSpec:
     max_col_norm: float | None  # Pylearn2 max_col_norm on every layer of G and D (TFD)
     generator: GeneratorSpec
     discriminator: DiscriminatorSpec
+
+
+@dataclass(frozen=True)
+class CollapseSpec:
+    valid_parzen_below: float  # nats
+    spread_below: float  # sample spread, relative to the validation images'
+    epochs: int  # evaluated epochs in a row
+    stop: bool  # stop a run at its first collapse
 
 
 @dataclass(frozen=True)
@@ -388,8 +394,9 @@ class _Reader:
         value = self.raw(name)
         values = [value] if phases == 1 and not isinstance(value, list) else value
         ok = isinstance(values, list) and len(values) == phases
-        if not ok or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1
-                             for v in values):  # fmt: skip
+        if not ok or not all(
+            isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in values
+        ):
             one = "an integer >= 1 or " if phases == 1 else ""
             raise self.fail(name, value, f"{one}a list of {phases} integers >= 1")
         return tuple(values)
@@ -434,14 +441,18 @@ def _generator(g: _Reader, noise_dim: int, image_shape: tuple[int, ...]) -> Gene
         raise g.fail("deconv", g.raw("deconv"), f"null when output is {output!r}")
     if output == "deconv":
         c = g.sub("deconv")
-        deconv = DeconvSpec(c.integer("channels"), c.integer("size"), c.integer("kernel"),
-                        c.integer("stride"))  # fmt: skip
+        deconv = DeconvSpec(
+            c.integer("channels"), c.integer("size"), c.integer("kernel"), c.integer("stride")
+        )
         side = (deconv.size - 1) * deconv.stride + deconv.kernel
         if len(image_shape) != 3 or side != image_shape[-1]:
             raise g.fail("deconv", g.raw("deconv"), f"an output of shape {image_shape}, not {side}")
         if deconv.channels * deconv.size**2 != hidden[-1]:
-            raise g.fail("hidden", list(hidden), f"a last width of channels x size^2 = "
-                         f"{deconv.channels * deconv.size**2}")  # fmt: skip
+            raise g.fail(
+                "hidden",
+                list(hidden),
+                f"a last width of channels x size^2 = {deconv.channels * deconv.size**2}",
+            )
     extend = None
     if not g.is_null("extend"):
         e = g.sub("extend")
@@ -488,6 +499,19 @@ def _discriminator(d: _Reader) -> DiscriminatorSpec:
     )
 
 
+def _collapse(r: _Reader) -> CollapseSpec:
+    """The `collapse` mapping of a train section (stopping.py); errors name the key."""
+    spec = CollapseSpec(
+        valid_parzen_below=r.number("valid_parzen_below", low=-float("inf")),
+        spread_below=r.number("spread_below"),
+        epochs=r.integer("epochs"),
+        stop=r.raw("stop"),
+    )
+    if not isinstance(spec.stop, bool):
+        raise r.fail("stop", spec.stop, "true or false")
+    return spec
+
+
 def _dataset(name: str, r: _Reader) -> DatasetParams:
     source = SOURCES[r.choice("source", tuple(SOURCES))]
     split = _split(r.sub("split"), source.folds)
@@ -515,7 +539,7 @@ def _dataset(name: str, r: _Reader) -> DatasetParams:
         momentum=(momentum[0], momentum[1]),
         momentum_epochs=t.integer("momentum_epochs"),
         eval_every=t.integer("eval_every"),
-        collapse=None if t.is_null("collapse") else collapse.parse(t.sub("collapse")),
+        collapse=None if t.is_null("collapse") else _collapse(t.sub("collapse")),
         patience=None if t.is_null("patience") else t.integer("patience"),
     )
     if isinstance(split, Split) and train.batch_size > split.train[1] - split.train[0]:
@@ -539,9 +563,13 @@ def _dataset(name: str, r: _Reader) -> DatasetParams:
     per_sample = 12 * source.dim + 16 * parzen.batch
     most = memory_bytes() // 2 // per_sample
     if parzen.samples > most:
-        raise p.fail("samples", parzen.samples, f"at most {most:,} (with batch {parzen.batch}, "
-                     f"{source.dim}-d samples must fit in half of {memory_bytes() / 2**30:.0f} GiB"
-                     " of memory)")  # fmt: skip
+        raise p.fail(
+            "samples",
+            parzen.samples,
+            f"at most {most:,} (with batch {parzen.batch}, "
+            f"{source.dim}-d samples must fit in half of {memory_bytes() / 2**30:.0f} GiB"
+            " of memory)",
+        )
     seeds = r.int_list("seeds", minimum=0)
     if len(set(seeds)) < len(seeds) or max(seeds) > SEED_MAX:
         raise r.fail("seeds", list(seeds), f"distinct integers in [0, {SEED_MAX}]")

@@ -78,8 +78,12 @@ def write_tfd(path: Path, n: int = 600, seed: int = 0) -> dict:
         folds[labeled, f] = 1
         folds[labeled & (group == f), f] = 3
         folds[labeled & (group == (f + 1) % 5), f] = 2
-    content = {"images": images, "folds": folds, "labs_id": np.arange(n)[:, None] // 3,
-               "labs_ex": np.zeros((n, 1), np.uint8)}  # fmt: skip
+    content = {
+        "images": images,
+        "folds": folds,
+        "labs_id": np.arange(n)[:, None] // 3,
+        "labs_ex": np.zeros((n, 1), np.uint8),
+    }
     path.parent.mkdir(parents=True, exist_ok=True)
     savemat(path, content)
     return content
@@ -122,8 +126,13 @@ def sh(*args, cwd, env, check=True) -> subprocess.CompletedProcess:
 def tiny_repo(dest: Path, datasets: list[str], mirrors: list[Path]) -> tuple[Path, dict]:
     """A fresh git + DVC copy of this repository in `dest` (its code, no results) with the tiny
     params of `datasets`, committed, after one `dvc repro`; and the environment to run it in."""
-    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT,
-                            capture_output=True, text=True, check=True).stdout.split()  # fmt: skip
+    listed = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
     for name in listed:
         if (ROOT / name).is_file() and not name.startswith(("metrics/", "figures/", "dvc.lock")):
             (dest / name).parent.mkdir(parents=True, exist_ok=True)

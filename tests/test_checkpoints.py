@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from pipeline import checkpoints
-from pipeline.errors import PipelineError
+from pipeline.plumbing.errors import PipelineError
 
 
 def test_same_weights_give_the_same_bytes_under_any_name(tmp_path):
@@ -26,7 +26,7 @@ def test_same_weights_give_the_same_bytes_under_any_name(tmp_path):
         "generator_best.pt",
         "generator_last.pt",
         "other_name.pt",
-    ]  # fmt: skip  (no temporary file left)
+    ]  # no temporary file left
 
 
 def test_different_weights_give_different_bytes(tmp_path):

@@ -6,7 +6,7 @@ import os
 import pytest
 
 from pipeline import cpus
-from pipeline.errors import PipelineError
+from pipeline.plumbing.errors import PipelineError
 
 
 def test_seeds_run_side_by_side_one_per_core_the_cores_shared_evenly():

@@ -8,14 +8,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline import preprocess
 from pipeline.artifacts import load_processed
 from pipeline.datasets.cifar10 import global_contrast_normalize
 from pipeline.datasets.files import Folds
 from pipeline.datasets.lfw import GRAY as LFW_GRAY
 from pipeline.datasets.lfw import identity_folds
-from pipeline.errors import PipelineError
 from pipeline.paths import Paths
+from pipeline.plumbing.errors import PipelineError
+from pipeline.stages import preprocess
 from tests.conftest import write_tfd
 
 

@@ -6,9 +6,9 @@ import shutil
 
 import pytest
 
-from pipeline import download
 from pipeline.datasets import mnist
-from pipeline.errors import PipelineError
+from pipeline.plumbing.errors import PipelineError
+from pipeline.stages import download
 
 
 @pytest.fixture

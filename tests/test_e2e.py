@@ -16,6 +16,8 @@ import yaml
 
 from tests.conftest import ALL, sh, tiny_params_dict, tiny_repo, write_tfd
 
+pytestmark = pytest.mark.slow  # whole pipelines in scratch repositories: the full tier
+
 TIMING_KEYS = {"epoch_seconds", "train_seconds"}
 
 
@@ -99,8 +101,10 @@ def test_metrics_and_table_are_filled(repo):
     assert f"{score['test_ll']:.1f} ± {score['seed_std']:.1f} (2 of 2 seeds; 0 collapsed)" in table
     for seed in ("0", "1"):  # a row per seed
         one, run = seeds[seed], train["seeds"][seed]
-        cell = (f"{one['test_ll']:.1f} ± {one['test_se']:.1f}, σ = {one['sigma']:.3g}, "
-                f"best epoch {run['best_epoch']}")  # fmt: skip
+        cell = (
+            f"{one['test_ll']:.1f} ± {one['test_se']:.1f}, σ = {one['sigma']:.3g}, "
+            f"best epoch {run['best_epoch']}"
+        )
         assert f"| … seed {seed} | {cell} |" in table
     references = json.loads((root / "metrics/datasets/mnist/references.json").read_text())
     reference = references["training_set"]
@@ -125,8 +129,9 @@ def test_beyond_table1_every_seed_and_the_real_reference_are_scored(repo):
     # held-out real images are nearer the test images in the classifier's space than samples of
     # a two-epoch generator are
     assert quality["reference"]["fid"] < min(r["fid"] for r in quality["seeds"].values())
-    assert quality["fid"] == pytest.approx(statistics.mean(
-        r["fid"] for r in quality["seeds"].values()))  # fmt: skip
+    assert quality["fid"] == pytest.approx(
+        statistics.mean(r["fid"] for r in quality["seeds"].values())
+    )
     beyond = (root / "metrics/beyond.md").read_text().splitlines()
     one = quality["seeds"]["0"]
     row = next(r for r in beyond if r.startswith("| MNIST | seed 0 |"))
@@ -211,8 +216,16 @@ def test_plan_names_what_a_param_change_reruns_and_nothing_else(repo):
     # parzen's own params changed; train, references and quality read mnist.parzen too; the
     # rest runs downstream
     assert stages[0] == "train@mnist" and "params.yaml (mnist.parzen)" in plan
-    assert set(stages) == {"train@mnist", "sample@mnist", "parzen@mnist", "references@mnist",
-                           "quality@mnist", "inception@mnist", "table", "figures"}  # fmt: skip
+    assert set(stages) == {
+        "train@mnist",
+        "sample@mnist",
+        "parzen@mnist",
+        "references@mnist",
+        "quality@mnist",
+        "inception@mnist",
+        "table",
+        "figures",
+    }
     assert "epochs ×" in plan  # an estimate from the run record
 
 
@@ -224,8 +237,18 @@ def test_same_seed_same_cpu_gives_identical_metrics(repo):
     }
     train_before = json.loads((root / "metrics/datasets/mnist/train.json").read_text())
     shutil.rmtree(root / "checkpoints" / "mnist")  # retrain from scratch, not resume
-    sh("dvc", "repro", "--force", "--single-item", "train@mnist", "sample@mnist", "parzen@mnist",
-       "table", cwd=root, env=env)  # fmt: skip
+    sh(
+        "dvc",
+        "repro",
+        "--force",
+        "--single-item",
+        "train@mnist",
+        "sample@mnist",
+        "parzen@mnist",
+        "table",
+        cwd=root,
+        env=env,
+    )
     train_after = json.loads((root / "metrics/datasets/mnist/train.json").read_text())
     for record in (train_before, train_after):
         for run in (record, *record["seeds"].values()):
@@ -304,8 +327,16 @@ def test_missing_tfd_fails_its_own_stage_with_the_reason(repo):
     stages stay as they were."""
     root, env = repo
     public = env["GAN_DATA_MIRROR"].split(os.pathsep)[-1]
-    result = sh("dvc", "repro", "--force", "--single-item", "download@tfd", cwd=root,
-                env={**env, "GAN_DATA_MIRROR": public}, check=False)  # fmt: skip
+    result = sh(
+        "dvc",
+        "repro",
+        "--force",
+        "--single-item",
+        "download@tfd",
+        cwd=root,
+        env={**env, "GAN_DATA_MIRROR": public},
+        check=False,
+    )
     assert result.returncode != 0
     assert "found no verified copy of tfd/TFD_48x48.mat" in result.stderr + result.stdout
     assert "licensed" in result.stderr + result.stdout

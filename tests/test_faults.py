@@ -30,8 +30,10 @@ import yaml
 
 from pipeline.datasets import cifar10
 from pipeline.datasets.cifar10 import PYTHON as CIFAR_PYTHON
-from pipeline.errors import PipelineError
+from pipeline.plumbing.errors import PipelineError
 from tests.conftest import ROOT, tiny_params_dict
+
+pytestmark = pytest.mark.slow  # whole pipelines in scratch repositories: the full tier
 
 EPOCHS = 10
 OUTPUTS = ("data", "models", "metrics", "figures")  # what the stages write (not checkpoints/)
@@ -55,13 +57,23 @@ class Work:
     reference: dict  # every output of one uninterrupted run of the stages
 
     def cli(self, *args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "pipeline", *args], cwd=self.root,
-                              env=self.env, capture_output=True, text=True)  # fmt: skip
+        return subprocess.run(
+            [sys.executable, "-m", "pipeline", *args],
+            cwd=self.root,
+            env=self.env,
+            capture_output=True,
+            text=True,
+        )
 
     def start(self, *args: str) -> subprocess.Popen:
-        return subprocess.Popen([sys.executable, "-m", "pipeline", *args], cwd=self.root,
-                                env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                text=True)  # fmt: skip
+        return subprocess.Popen(
+            [sys.executable, "-m", "pipeline", *args],
+            cwd=self.root,
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
 
     def write_params(self, name: str, edit=None, text: str | None = None) -> str:
         params = fault_params()
@@ -90,8 +102,10 @@ def same_run(a: dict[str, bytes], b: dict[str, bytes]) -> bool:
             if name.endswith("train.json"):
                 record = json.loads(data)
                 out[name] = {k: v for k, v in record.items() if k not in TIMING}
-                out[name]["seeds"] = {s: {k: v for k, v in r.items() if k not in TIMING}
-                                      for s, r in record["seeds"].items()}  # fmt: skip
+                out[name]["seeds"] = {
+                    s: {k: v for k, v in r.items() if k not in TIMING}
+                    for s, r in record["seeds"].items()
+                }
         return out
 
     return strip(a) == strip(b)
@@ -247,14 +261,19 @@ def test_a_run_that_stops_improving_stops_and_more_patience_resumes_it(work):
     more = EPOCHS + 20
 
     def patient(p, patience):
-        p["mnist"]["train"].update(epochs=[more], cpu_epochs=[more], patience=patience,
-                                   momentum=[0.9, 0.9])  # fmt: skip
+        p["mnist"]["train"].update(
+            epochs=[more], cpu_epochs=[more], patience=patience, momentum=[0.9, 0.9]
+        )
 
     stopped = {}
     for patience in (1, 3):
         name = f"patience{patience}.yaml"
-        result = work.cli("train", "mnist", "--params",
-                          work.write_params(name, lambda p, n=patience: patient(p, n)))  # fmt: skip
+        result = work.cli(
+            "train",
+            "mnist",
+            "--params",
+            work.write_params(name, lambda p, n=patience: patient(p, n)),
+        )
         assert result.returncode == 0, result.stderr
         record = json.loads((work.root / "metrics/datasets/mnist/train.json").read_text())
         for seed, run in record["seeds"].items():
@@ -264,7 +283,8 @@ def test_a_run_that_stops_improving_stops_and_more_patience_resumes_it(work):
             assert f"NO IMPROVEMENT since epoch {run['best_epoch']}: stopping" in result.stdout
             if seed in stopped:  # more patience: the same run, from where it stopped
                 assert f"mnist seed {seed}: resuming after epoch {stopped[seed]} of {more}" in (
-                    result.stdout)  # fmt: skip
+                    result.stdout
+                )
             stopped[seed] = run["stopped_at"]
 
 
@@ -290,8 +310,9 @@ def test_a_diverged_run_leaves_the_previous_outputs(work):
     bad = work.write_params("nan.yaml", lambda p: p["mnist"]["train"].update(lr=1.0e30))
     result = work.cli("train", "mnist", "--params", bad)
     assert result.returncode == 2
-    assert re.match(r"error: mnist seed [01]: training diverged in epoch 1 of phase 1",
-                    result.stderr)  # fmt: skip
+    assert re.match(
+        r"error: mnist seed [01]: training diverged in epoch 1 of phase 1", result.stderr
+    )
     assert len(result.stderr.strip().splitlines()) == 1  # said once, by `train`
     assert snapshot(work.root) == before
 
@@ -299,16 +320,25 @@ def test_a_diverged_run_leaves_the_previous_outputs(work):
 @pytest.mark.parametrize(
     ("edit", "text", "message"),
     [
-        (lambda p: p["mnist"]["train"].update(lerning_rate=5), None,
-         "unknown key 'mnist.train.lerning_rate' (expected one of ['batch_size', "),
+        (
+            lambda p: p["mnist"]["train"].update(lerning_rate=5),
+            None,
+            "unknown key 'mnist.train.lerning_rate' (expected one of ['batch_size', ",
+        ),
         (lambda p: p.update(kk=3), None, "unknown key 'kk' (did you mean 'k'?)"),
         (None, "k: 1\nk: 2\n", "line 2: duplicate key 'k' (first given at line 1)"),
-        (lambda p: p["mnist"].update(seeds=[2**70]), None,
-         f"'mnist.seeds' is [{2**70}]; expected distinct integers in [0, 4294967295]"),
-        (lambda p: p["mnist"]["parzen"].update(samples=10**12), None,
-         "'mnist.parzen.samples' is 1000000000000; expected at most "),
+        (
+            lambda p: p["mnist"].update(seeds=[2**70]),
+            None,
+            f"'mnist.seeds' is [{2**70}]; expected distinct integers in [0, 4294967295]",
+        ),
+        (
+            lambda p: p["mnist"]["parzen"].update(samples=10**12),
+            None,
+            "'mnist.parzen.samples' is 1000000000000; expected at most ",
+        ),
     ],
-)  # fmt: skip
+)
 def test_bad_params_are_one_line_and_change_nothing(work, edit, text, message):
     before = snapshot(work.root, (*OUTPUTS, "checkpoints"))
     bad = work.write_params("bad.yaml", edit, text)
@@ -341,24 +371,64 @@ HALF = "half"  # the file's first half: a truncated copy
 @pytest.mark.parametrize(
     ("stage", "file", "content", "message", "rerun"),
     [
-        ("preprocess", "data/raw/mnist/t10k-images-idx3-ubyte.gz", HALF,
-         "not a readable gzip archive", "rerun `dvc repro -f download@mnist`"),
-        ("train", "data/processed/mnist.npz", HALF, "unreadable, truncated or corrupt",
-         "rerun `dvc repro -f preprocess@mnist`"),
-        ("train", "data/processed/mnist.npz", None, "missing",
-         "rerun `dvc repro -f preprocess@mnist`"),
-        ("train", "checkpoints/mnist/seed-1/state.pt", HALF, "unreadable, truncated or corrupt",
-         "delete it, or run `python -m pipeline train mnist --seed 1 --fresh`"),
-        ("sample", "models/mnist/seed-1/generator_best.pt", HALF,
-         "unreadable, truncated or corrupt", "rerun `dvc repro train@mnist`"),
-        ("sample", "models/mnist/seed-1/generator_best.pt", None, "missing",
-         "rerun `dvc repro train@mnist`"),
-        ("parzen", "data/samples/mnist/seed-1.npy", HALF, "unreadable, truncated or corrupt",
-         "rerun `dvc repro sample@mnist`"),
-        ("parzen", "data/samples/mnist/seed-1.npy", None, "missing",
-         "rerun `dvc repro sample@mnist`"),
+        (
+            "preprocess",
+            "data/raw/mnist/t10k-images-idx3-ubyte.gz",
+            HALF,
+            "not a readable gzip archive",
+            "rerun `dvc repro -f download@mnist`",
+        ),
+        (
+            "train",
+            "data/processed/mnist.npz",
+            HALF,
+            "unreadable, truncated or corrupt",
+            "rerun `dvc repro -f preprocess@mnist`",
+        ),
+        (
+            "train",
+            "data/processed/mnist.npz",
+            None,
+            "missing",
+            "rerun `dvc repro -f preprocess@mnist`",
+        ),
+        (
+            "train",
+            "checkpoints/mnist/seed-1/state.pt",
+            HALF,
+            "unreadable, truncated or corrupt",
+            "delete it, or run `python -m pipeline train mnist --seed 1 --fresh`",
+        ),
+        (
+            "sample",
+            "models/mnist/seed-1/generator_best.pt",
+            HALF,
+            "unreadable, truncated or corrupt",
+            "rerun `dvc repro train@mnist`",
+        ),
+        (
+            "sample",
+            "models/mnist/seed-1/generator_best.pt",
+            None,
+            "missing",
+            "rerun `dvc repro train@mnist`",
+        ),
+        (
+            "parzen",
+            "data/samples/mnist/seed-1.npy",
+            HALF,
+            "unreadable, truncated or corrupt",
+            "rerun `dvc repro sample@mnist`",
+        ),
+        (
+            "parzen",
+            "data/samples/mnist/seed-1.npy",
+            None,
+            "missing",
+            "rerun `dvc repro sample@mnist`",
+        ),
     ],
-)  # fmt: skip
+)
 def test_a_missing_truncated_or_corrupt_file_is_one_line_naming_it_and_its_stage(
     work, stage, file, content, message, rerun
 ):
@@ -405,17 +475,25 @@ def in_mount_namespace(work: Work, setup: str, stage: str, watched: str):
     """Run `setup` (mounts) then `python -m pipeline <stage> mnist` in a private mount
     namespace; returns the result and the sha256 of every file in `watched` seen from inside."""
     unshare = ["unshare", "-m"] if os.geteuid() == 0 else ["unshare", "-rm"]
-    script = (f"set -e; {setup}; set +e; {sys.executable} -m pipeline {stage} mnist; rc=$?; "
-              f"find {watched} -type f | sort | xargs sha256sum; exit $rc")  # fmt: skip
-    result = subprocess.run([*unshare, "sh", "-c", script], cwd=work.root, env=work.env,
-                            capture_output=True, text=True)  # fmt: skip
+    script = (
+        f"set -e; {setup}; set +e; {sys.executable} -m pipeline {stage} mnist; rc=$?; "
+        f"find {watched} -type f | sort | xargs sha256sum; exit $rc"
+    )
+    result = subprocess.run(
+        [*unshare, "sh", "-c", script], cwd=work.root, env=work.env, capture_output=True, text=True
+    )
     assert "unshare" not in result.stderr, result.stderr  # the namespace itself worked
     return result
 
 
 def sha256_listing(work: Work, watched: str) -> str:
-    return subprocess.run(f"find {watched} -type f | sort | xargs sha256sum", shell=True,
-                          cwd=work.root, capture_output=True, text=True).stdout  # fmt: skip
+    return subprocess.run(
+        f"find {watched} -type f | sort | xargs sha256sum",
+        shell=True,
+        cwd=work.root,
+        capture_output=True,
+        text=True,
+    ).stdout
 
 
 def test_a_read_only_output_directory_is_one_line(work):
@@ -437,9 +515,11 @@ def test_a_full_disk_is_one_line_and_keeps_the_old_files(work):
     """The outputs' directory on a small disk filled to the last byte."""
     watched = "metrics/datasets/mnist"
     before = sha256_listing(work, watched)
-    setup = (f"cp -a {watched} /tmp/.saved-$$; mount -t tmpfs -o size=256k tmpfs {watched}; "
-             f"cp -a /tmp/.saved-$$/. {watched}/; rm -r /tmp/.saved-$$; "
-             f"dd if=/dev/zero of={watched}/.filler bs=4k 2>/dev/null || true")  # fmt: skip
+    setup = (
+        f"cp -a {watched} /tmp/.saved-$$; mount -t tmpfs -o size=256k tmpfs {watched}; "
+        f"cp -a /tmp/.saved-$$/. {watched}/; rm -r /tmp/.saved-$$; "
+        f"dd if=/dev/zero of={watched}/.filler bs=4k 2>/dev/null || true"
+    )
     result = in_mount_namespace(work, setup, "parzen", f"{watched} ! -name .filler")
     assert result.returncode == 2
     assert result.stderr.strip().startswith(f"error: {watched}/")
@@ -458,12 +538,17 @@ def test_a_killed_dvc_takes_its_trainer_with_it(work, shell):
     if not (work.root / "pipeline").exists():
         (work.root / "pipeline").symlink_to(ROOT / "pipeline")  # the code deps dvc.yaml names
     subprocess.run(["dvc", "init", "--no-scm", "-q", "-f"], cwd=work.root, env=env, check=True)
-    subprocess.run(["dvc", "repro", "-q", "preprocess@mnist"], cwd=work.root, env=env,
-                   check=True)  # fmt: skip
+    subprocess.run(["dvc", "repro", "-q", "preprocess@mnist"], cwd=work.root, env=env, check=True)
     subprocess.run(["rm", "-r", "checkpoints/mnist"], cwd=work.root, check=True)
     before = snapshot(work.root)
-    dvc = subprocess.Popen(["dvc", "repro", "train@mnist"], cwd=work.root, env=env,
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    dvc = subprocess.Popen(
+        ["dvc", "repro", "train@mnist"],
+        cwd=work.root,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     for out in dvc.stdout:
         if f"mnist seed 0 epoch 2/{EPOCHS}" in out:
             break
@@ -476,8 +561,9 @@ def test_a_killed_dvc_takes_its_trainer_with_it(work, shell):
     assert not alive(trainer)
     assert state(work)["done"] < EPOCHS
     assert snapshot(work.root) == before  # persist outs: DVC did not delete them either
-    result = subprocess.run(["dvc", "repro", "train@mnist"], cwd=work.root, env=env,
-                            capture_output=True, text=True)  # fmt: skip
+    result = subprocess.run(
+        ["dvc", "repro", "train@mnist"], cwd=work.root, env=env, capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "mnist seed 0: resuming after epoch " in result.stdout
     assert same_run(snapshot(work.root), work.reference)
@@ -506,8 +592,13 @@ def on_a_terminal(work: Work, *args: str) -> str:
     """What `python -m pipeline train mnist <args>` shows on a 120-column terminal."""
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
-    proc = subprocess.Popen([sys.executable, "-m", "pipeline", "train", "mnist", *args],
-                            cwd=work.root, env=work.env, stdout=slave, stderr=slave)  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pipeline", "train", "mnist", *args],
+        cwd=work.root,
+        env=work.env,
+        stdout=slave,
+        stderr=slave,
+    )
     os.close(slave)
     screen = b""
     while select.select([master], [], [], 60)[0]:
@@ -620,7 +711,9 @@ def test_cifar_pickles_are_opened_only_from_the_official_archive(tmp_path):
         info = tarfile.TarInfo("cifar-10-batches-py/data_batch_1")
         info.size = len(payload)
         tar.addfile(info, io.BytesIO(payload))
-    with pytest.raises(PipelineError, match=f"expected the official {CIFAR_PYTHON.md5}; its "
-                       "pickles were not opened"):  # fmt: skip
+    with pytest.raises(
+        PipelineError,
+        match=f"expected the official {CIFAR_PYTHON.md5}; its pickles were not opened",
+    ):
         cifar10.read(tmp_path)
     assert not marker.exists()

@@ -1,5 +1,5 @@
-"""Each metric beyond the Parzen window (pipeline/fidelity.py) against a direct computation on
-small inputs: the libraries must compute what their papers define."""
+"""Each metric beyond the Parzen window (pipeline/metrics/, pipeline/fidelity.py) against a
+direct computation on small inputs: the libraries must compute what their papers define."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import scipy.linalg
 import torch
 
 from pipeline import fidelity
+from pipeline.metrics import classes, fid, inception_score, kid, prdc, registry
 
 
 @pytest.fixture(scope="module")
@@ -25,11 +26,9 @@ def test_frechet_is_the_distance_between_gaussians_fitted_to_the_features(sets):
     c_r, c_f = np.cov(real, rowvar=False), np.cov(fake, rowvar=False)
     root = scipy.linalg.sqrtm(c_r @ c_f).real
     direct = ((mu_r - mu_f) ** 2).sum() + np.trace(c_r + c_f - 2 * root)
-    got = fidelity.frechet(torch.from_numpy(real), torch.from_numpy(fake))
+    got = fid.frechet(torch.from_numpy(real), torch.from_numpy(fake))
     assert got == pytest.approx(direct, rel=1e-6)
-    assert fidelity.frechet(torch.from_numpy(real), torch.from_numpy(real)) == pytest.approx(
-        0, abs=1e-6
-    )
+    assert fid.frechet(torch.from_numpy(real), torch.from_numpy(real)) == pytest.approx(0, abs=1e-6)
 
 
 def unbiased_mmd2(x: np.ndarray, y: np.ndarray) -> float:
@@ -37,20 +36,23 @@ def unbiased_mmd2(x: np.ndarray, y: np.ndarray) -> float:
     kernel = lambda a, b: (a @ b.T / d + 1) ** 3  # noqa: E731
     kxx, kyy, kxy = kernel(x, x), kernel(y, y), kernel(x, y)
     m, n = len(x), len(y)
-    return ((kxx.sum() - np.trace(kxx)) / (m * (m - 1))
-            + (kyy.sum() - np.trace(kyy)) / (n * (n - 1)) - 2 * kxy.mean())  # fmt: skip
+    return (
+        (kxx.sum() - np.trace(kxx)) / (m * (m - 1))
+        + (kyy.sum() - np.trace(kyy)) / (n * (n - 1))
+        - 2 * kxy.mean()
+    )
 
 
 def test_kernel_distance_is_the_unbiased_mmd_with_a_cubic_kernel(sets):
     real, fake = sets
     size = 250  # every fake row in each subset: the subsets differ only in which real rows
-    mean, sd = fidelity.kernel_distance(torch.from_numpy(real), torch.from_numpy(fake), 1, size, 7)
+    mean, sd = kid.kernel_distance(torch.from_numpy(real), torch.from_numpy(fake), 1, size, 7)
     torch.manual_seed(7)
     rows = torch.randperm(len(real))[:size].numpy()
     assert mean == pytest.approx(unbiased_mmd2(real[rows], fake), rel=1e-9)
     assert sd == 0.0
-    same = fidelity.kernel_distance(torch.from_numpy(real), torch.from_numpy(fake), 20, 100, 7)
-    assert same == fidelity.kernel_distance(
+    same = kid.kernel_distance(torch.from_numpy(real), torch.from_numpy(fake), 20, 100, 7)
+    assert same == kid.kernel_distance(
         torch.from_numpy(real), torch.from_numpy(fake), 20, 100, 7
     )  # seeded: the same subsets every time
     assert same[1] > 0
@@ -71,45 +73,52 @@ def test_precision_recall_density_coverage_follow_their_definitions(sets):
         "density": inside.sum(axis=0).mean() / k,
         "coverage": (d_rf.min(axis=1) < r_radius).mean(),
     }
-    got = fidelity.precision_recall(real.astype(np.float32), fake.astype(np.float32), k)
+    got = prdc.precision_recall(real.astype(np.float32), fake.astype(np.float32), k)
     assert got == pytest.approx(direct, abs=1e-6)
 
 
 def test_inception_score_is_exp_of_the_mean_kl_to_the_marginal():
     rng = np.random.default_rng(1)
     logits = rng.normal(scale=3, size=(200, 10))
-    mean, sd = fidelity.inception_score(torch.from_numpy(logits), splits=4, seed=3)
+    mean, sd = inception_score.inception_score(torch.from_numpy(logits), splits=4, seed=3)
     torch.manual_seed(3)
     order = torch.randperm(200).numpy()
     p = np.exp(logits - logits.max(1, keepdims=True))
     p /= p.sum(1, keepdims=True)
     p = p[order]
-    scores = [np.exp((part * (np.log(part) - np.log(part.mean(0)))).sum(1).mean())
-              for part in np.split(p, 4)]  # fmt: skip
+    scores = [
+        np.exp((part * (np.log(part) - np.log(part.mean(0)))).sum(1).mean())
+        for part in np.split(p, 4)
+    ]
     assert mean == pytest.approx(np.mean(scores), rel=1e-9)
     assert sd == pytest.approx(np.std(scores, ddof=1), rel=1e-9)
     one_class = np.full((100, 10), -30.0)
     one_class[:, 4] = 30.0
-    assert fidelity.inception_score(torch.from_numpy(one_class), 2, 0)[0] == pytest.approx(1.0)
+    score, _ = inception_score.inception_score(torch.from_numpy(one_class), 2, 0)
+    assert score == pytest.approx(1.0)
 
 
 def test_a_generator_of_one_class_covers_one_mode_and_pays_log_ten():
     data = np.full(10, 0.1)  # balanced classes
-    one = fidelity.class_histogram(np.full(300, 4), data, 0.1)
+    one = classes.class_histogram(np.full(300, 4), data, 0.1)
     assert one["modes_covered"] == 1 and one["class_kl"] == pytest.approx(np.log(10))
     assert one["class_counts"][4] == 300
-    every = fidelity.class_histogram(np.tile(np.arange(10), 30), data, 0.1)
+    every = classes.class_histogram(np.tile(np.arange(10), 30), data, 0.1)
     assert every["modes_covered"] == 10 and every["class_kl"] == pytest.approx(0)
     rare = np.concatenate([np.full(995, 0), np.arange(5)])  # classes 1-4 once: 0.1 % each
-    assert fidelity.class_histogram(rare, data, 0.1)["modes_covered"] == 1
+    assert classes.class_histogram(rare, data, 0.1)["modes_covered"] == 1
 
 
 def test_nearest_distances_match_brute_force_and_a_copied_training_set_sits_at_zero():
     rng = np.random.default_rng(2)
     train = torch.from_numpy(rng.random((500, 20), dtype=np.float32))
     queries = torch.from_numpy(rng.random((130, 20), dtype=np.float32))
-    direct = np.array([min(np.linalg.norm(q - t) for t in train.numpy().astype(np.float64))
-                       for q in queries.numpy().astype(np.float64)])  # fmt: skip
+    direct = np.array(
+        [
+            min(np.linalg.norm(q - t) for t in train.numpy().astype(np.float64))
+            for q in queries.numpy().astype(np.float64)
+        ]
+    )
     assert fidelity.nearest_distances(queries, train, batch=32) == pytest.approx(direct, rel=1e-6)
     held_out = fidelity.nearest_distances(
         torch.from_numpy(rng.random((100, 20), dtype=np.float32)), train
@@ -127,3 +136,15 @@ def test_histogram_rows_share_bins_and_sum_to_one():
         assert len(share) == 4 and sum(share) == pytest.approx(1)
     centres = {r["distance"] for r in rows}
     assert len(centres) == 4
+
+
+def test_the_registry_gives_each_metric_its_own_columns_and_a_cell_for_every_row():
+    columns = registry.columns()
+    assert len(columns) == sum(len(m.columns) for m in registry.REGISTRY.values())
+    row = {"fid": 12.345, "kid": 0.01234, "kid_sd": 0.002, "modes_covered": 7, "modes": 10}
+    assert [registry.show(row, k) for k in ("fid", "kid", "modes_covered", "recall")] == [
+        "12.3",
+        "0.0123 ± 0.002",
+        "7 of 10",
+        "—",
+    ]

@@ -11,9 +11,9 @@ import pytest
 import torch
 import yaml
 
-from pipeline import inception
 from pipeline import params as P
-from pipeline.errors import PipelineError
+from pipeline.plumbing.errors import PipelineError
+from pipeline.stages import inception
 from tests.conftest import ROOT, tiny_params_dict
 
 

@@ -80,8 +80,11 @@ def test_cifar_deconv_generator_reshapes_to_80x10x10_and_outputs_3x32x32(paper):
     assert G.reshape == (80, 10, 10)
     conv = G.out.conv
     assert (conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride) == (
-        80, 3, (5, 5), (3, 3)
-    )  # fmt: skip
+        80,
+        3,
+        (5, 5),
+        (3, 3),
+    )
     assert G.out.bias.shape == (3, 32, 32)  # untied biases (tied_b: 0)
     assert count(G) == 808_000 + 64_008_000 + 80 * 3 * 25 + 3072
     assert G(torch.randn(2, 100)).shape == (2, 3072)

@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 import torch
 
-from pipeline import parzen, parzen_protocol
+from pipeline import parzen_protocol
 from pipeline.parzen_window import log_likelihood, select_sigma
 from pipeline.paths import Paths
+from pipeline.stages import parzen
 
 
 def test_each_fold_chooses_sigma_on_its_own_valid_split(tmp_path, monkeypatch, tiny_all):
@@ -31,9 +32,18 @@ def test_each_fold_chooses_sigma_on_its_own_valid_split(tmp_path, monkeypatch, t
     np.savez(Paths("tfd").processed, **data)
     Paths("tfd").samples.mkdir(parents=True)
     np.save(Paths("tfd").seed_samples(0), samples)
-    run = {"k": 1, "update": "simultaneous", "generator_loss": "non_saturating",
-           "precision": "fp32", "schedule": "cpu", "phases": [2, 2], "epochs": 4, "device": "cpu",
-           "code": "", "seeds": {"0": {"collapsed": False}}}  # fmt: skip
+    run = {
+        "k": 1,
+        "update": "simultaneous",
+        "generator_loss": "non_saturating",
+        "precision": "fp32",
+        "schedule": "cpu",
+        "phases": [2, 2],
+        "epochs": 4,
+        "device": "cpu",
+        "code": "",
+        "seeds": {"0": {"collapsed": False}},
+    }
     Paths("tfd").train_record.parent.mkdir(parents=True, exist_ok=True)
     Paths("tfd").train_record.write_text(json.dumps(run))
 

@@ -5,12 +5,12 @@ import math
 
 import pytest
 
-from pipeline import checkpoints, code, figures, train
+from pipeline import checkpoints, code
 from pipeline.artifacts import shown_seed, survivors
-from pipeline.collapse import CollapseSpec, at_end, collapsed, spells
-from pipeline.parzen import over_seeds
-from pipeline.plateau import plateaued
-from pipeline.table import _ours
+from pipeline.stages import figures, train
+from pipeline.stages.parzen import over_seeds
+from pipeline.stages.table import _ours
+from pipeline.stopping import CollapseSpec, at_end, collapsed, plateaued, spells
 
 RULE = CollapseSpec(valid_parzen_below=-150.0, spread_below=0.2, epochs=2, stop=True)
 LABEL = CollapseSpec(valid_parzen_below=-150.0, spread_below=0.2, epochs=2, stop=False)
@@ -50,8 +50,14 @@ def test_no_rule_never_stops():
 def test_without_stop_a_run_goes_on_and_is_collapsed_only_if_it_ends_so():
     """The study's collapsed seed came back 23 epochs later: a collapse is recorded, and counts
     against the seed only when the run ends in one."""
-    came_back = [epoch(-60), epoch(-300, 0.01), epoch(-320, 0.01), epoch(-330, 0.01),
-                 epoch(-40, 0.6), epoch(30, 0.9)]  # fmt: skip
+    came_back = [
+        epoch(-60),
+        epoch(-300, 0.01),
+        epoch(-320, 0.01),
+        epoch(-330, 0.01),
+        epoch(-40, 0.6),
+        epoch(30, 0.9),
+    ]
     assert collapsed(came_back, LABEL) is None  # never stops
     assert spells(came_back, LABEL) == [(3, 4)] and not at_end(came_back, LABEL)
     stuck = came_back[:4]
@@ -76,18 +82,23 @@ def test_patience_counts_only_the_last_phase():
     assert plateaued(in_final, 4, 1) == 5
 
 
-def test_a_checkpoint_of_an_equivalent_earlier_code_resumes(tmp_path, monkeypatch, capsys):
+def test_a_checkpoint_of_an_equivalent_earlier_code_resumes(tmp_path, monkeypatch):
     """train.SAME_COMPUTATION: versions shown side by side to compute the same epochs."""
-    identity = {"params": {"k": 1}, "data": "d", "training code": train.training_code(),
-                "device": "cpu"}  # fmt: skip
+    identity = {
+        "params": {"k": 1},
+        "data": "d",
+        "training code": train.training_code(),
+        "device": "cpu",
+    }
     path = tmp_path / "state.pt"
     for code_version, resumes in (("0" * 32, True), ("1" * 32, False)):
-        checkpoints.save({"identity": {**identity, "training code": code_version}, "done": 3},
-                         path)  # fmt: skip
+        checkpoints.save({"identity": {**identity, "training code": code_version}, "done": 3}, path)
         monkeypatch.setattr(train, "SAME_COMPUTATION", {"0" * 32: "an edit to a docstring"})
-        saved = train.resumable(path, identity, False, "mnist seed 0", 10, "retrain")
+        events = []
+        saved = train.resumable(path, identity, False, 10, "retrain", events.append)
         assert (saved is not None) == resumes
-    assert "the training code differ" in capsys.readouterr().out
+        assert events[-1]["event"] == ("resume" if resumes else "fresh")
+    assert events[-1]["changed"] == ["training code"]
 
 
 def test_table1_cell_is_the_survivors_mean_and_sd_with_the_collapse_count():
@@ -101,8 +112,11 @@ def test_table1_cell_is_the_survivors_mean_and_sd_with_the_collapse_count():
 
 
 def test_over_seeds_leaves_collapsed_seeds_out_of_the_mean():
-    scores = {"0": {"test_ll": 180.0, "test_se": 2.0}, "1": {"test_ll": -500.0, "test_se": 9.0},
-              "2": {"test_ll": 190.0, "test_se": 2.0}}  # fmt: skip
+    scores = {
+        "0": {"test_ll": 180.0, "test_se": 2.0},
+        "1": {"test_ll": -500.0, "test_se": 9.0},
+        "2": {"test_ll": 190.0, "test_se": 2.0},
+    }
     summary = over_seeds(scores, [0, 2])
     assert summary["test_ll"] == 185.0
     assert summary["seed_std"] == pytest.approx(math.sqrt(50))  # ddof = 1
@@ -111,23 +125,48 @@ def test_over_seeds_leaves_collapsed_seeds_out_of_the_mean():
 
 
 def test_the_figures_show_the_median_surviving_seed_by_validation_score():
-    run = {"seeds": {str(s): {"collapsed": c, "best_valid_parzen": v} for s, c, v in
-                     [(0, False, 150), (1, True, -400), (2, False, 170), (3, False, 160),
-                      (4, False, 140)]}}  # fmt: skip
+    run = {
+        "seeds": {
+            str(s): {"collapsed": c, "best_valid_parzen": v}
+            for s, c, v in [
+                (0, False, 150),
+                (1, True, -400),
+                (2, False, 170),
+                (3, False, 160),
+                (4, False, 140),
+            ]
+        }
+    }
     assert survivors(run) == [0, 2, 3, 4]
     assert shown_seed(run) == 0  # 140, 150, 160, 170: the lower of the middle two
 
 
 def test_a_panel_s_caption_says_where_its_run_stopped_why_and_how_long_it_trained(monkeypatch):
-    seed = {"collapsed": False, "best_valid_parzen": -50.0, "best_epoch": 24, "epochs_run": 34,
-            "stopped_for": "no improvement", "train_seconds": 6 * 3600}  # fmt: skip
-    run = {"schedule": "cpu", "epochs": 100, "device": "cpu", "threads": 1, "k": 1,
-           "update": "simultaneous", "precision": "fp32", "seeds": {"0": seed}}  # fmt: skip
+    seed = {
+        "collapsed": False,
+        "best_valid_parzen": -50.0,
+        "best_epoch": 24,
+        "epochs_run": 34,
+        "stopped_for": "no improvement",
+        "train_seconds": 6 * 3600,
+    }
+    run = {
+        "schedule": "cpu",
+        "epochs": 100,
+        "device": "cpu",
+        "threads": 1,
+        "k": 1,
+        "update": "simultaneous",
+        "precision": "fp32",
+        "seeds": {"0": seed},
+    }
     monkeypatch.setattr(figures, "read_run", lambda name: run)
     monkeypatch.setattr(figures, "read_parzen", lambda name: {"n_seeds": 1})
     lines = figures.caption("cifar10_fc").splitlines()
-    assert lines[:2] == ["cpu schedule, epoch 24 of 34 (stopped: no improvement; at most 100)",
-                         "6.0 h of training (cpu, 1 thread)"]  # fmt: skip
+    assert lines[:2] == [
+        "cpu schedule, epoch 24 of 34 (stopped: no improvement; at most 100)",
+        "6.0 h of training (cpu, 1 thread)",
+    ]
 
 
 def test_a_run_s_identity_leaves_out_what_only_decides_when_it_stops(tiny):
@@ -146,6 +185,11 @@ def test_a_run_s_identity_leaves_out_what_only_decides_when_it_stops(tiny):
 def test_the_training_code_is_the_trainer_s_closure_less_what_does_not_compute():
     closure = set(code.closure("pipeline.adversarial"))
     assert set(train.NOT_COMPUTING) <= closure  # the list names real members
-    assert "pipeline/train.py" not in closure  # running seeds and gathering outputs is not in it
-    assert {"pipeline/adversarial.py", "pipeline/models.py", "pipeline/streams.py",
-            "pipeline/parzen_window.py"} <= closure - set(train.NOT_COMPUTING)  # fmt: skip
+    assert "pipeline/stages/train.py" not in closure  # it runs the seeds, gathers their outputs
+    assert not any(path.startswith("pipeline/plumbing/") for path in closure)
+    assert {
+        "pipeline/adversarial.py",
+        "pipeline/models.py",
+        "pipeline/streams.py",
+        "pipeline/parzen_window.py",
+    } <= closure - set(train.NOT_COMPUTING)

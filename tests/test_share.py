@@ -13,6 +13,8 @@ import pytest
 
 from tests.conftest import sh, tiny_repo
 
+pytestmark = pytest.mark.slow  # whole pipelines in scratch repositories: the full tier
+
 CACHED = ("data", "models", "checkpoints")  # the DVC-cached outputs that a pull restores
 
 

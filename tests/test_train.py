@@ -18,7 +18,7 @@ from pipeline.adversarial import (
     learning_rate_at,
     momentum_at,
 )
-from pipeline.errors import PipelineError
+from pipeline.plumbing.errors import PipelineError
 
 
 @pytest.fixture
@@ -163,12 +163,16 @@ def test_the_seed_gives_each_purpose_its_own_stream(tiny, data):
     """Init, dropout, shuffle, noise, eval and sample draws come from independent streams of the
     one seed: no stream repeats another's numbers (before, epoch 1's noise reused the uniforms
     that had initialised G's weights), and another seed changes them all."""
-    draws = {p: torch.randint(2**62, (1000,), generator=streams.generator(2, p)) for p in
-             streams.PURPOSES}  # fmt: skip
+    draws = {
+        p: torch.randint(2**62, (1000,), generator=streams.generator(2, p))
+        for p in streams.PURPOSES
+    }
     values = torch.cat(list(draws.values()))
     assert len(values.unique()) == len(values)
-    other = {p: torch.randint(2**62, (1000,), generator=streams.generator(3, p)) for p in
-             streams.PURPOSES}  # fmt: skip
+    other = {
+        p: torch.randint(2**62, (1000,), generator=streams.generator(3, p))
+        for p in streams.PURPOSES
+    }
     assert all(not torch.equal(draws[p], other[p]) for p in streams.PURPOSES)
 
     trainer = Trainer(tiny, tiny.dataset("mnist"), data, "cpu", (28, 28), seed=0)

@@ -11,12 +11,10 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.datasets.files import Arrays, Option, RemoteFile, open_tar
-from pipeline.errors import PipelineError
-from pipeline.paths import md5sum
+from pipeline.plumbing.errors import PipelineError
+from pipeline.plumbing.files import md5sum
 
-CLASSES = (
-    "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"
-)  # fmt: skip
+CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 PYTHON = RemoteFile(
     "cifar-10-python.tar.gz",
     "c58f30108f718f92721af3b95e74349a",
@@ -68,8 +66,12 @@ def read_python(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndar
         return np.concatenate([np.asarray(batches[n][key], dtype=dtype) for n in parts])
 
     test = ["test_batch"]
-    return (take(b"data", np.uint8, names), take(b"data", np.uint8, test),
-            take(b"labels", np.int64, names), take(b"labels", np.int64, test))  # fmt: skip
+    return (
+        take(b"data", np.uint8, names),
+        take(b"data", np.uint8, test),
+        take(b"labels", np.int64, names),
+        take(b"labels", np.int64, test),
+    )
 
 
 def read_jpeg(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

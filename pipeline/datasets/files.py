@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.errors import PipelineError
+from pipeline.plumbing.errors import PipelineError
 
 
 @dataclass(frozen=True)

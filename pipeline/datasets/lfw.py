@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.datasets.files import Folds, Option, RemoteFile, open_tar
-from pipeline.errors import PipelineError
+from pipeline.plumbing.errors import PipelineError
 
 CROP = (75, 75, 175, 175)  # the central 100 x 100 of the 250 x 250 LFW images
 LABELED_SHARE = 0.25  # share of the images (whole identities) that go into the 5 groups
@@ -28,8 +28,9 @@ OPTIONS = (
 MISSING = ""
 
 
-def identity_folds(people: list[str], n_folds: int = 5, share: float = LABELED_SHARE,
-                   seed: int = FOLD_SEED) -> np.ndarray:  # fmt: skip
+def identity_folds(
+    people: list[str], n_folds: int = 5, share: float = LABELED_SHARE, seed: int = FOLD_SEED
+) -> np.ndarray:
     """A TFD-style folds matrix for images labelled by identity, disjoint by identity.
 
     Identities, in a seeded random order, are labeled until `share` of the images are, each going
@@ -61,8 +62,9 @@ def read(raw: Path) -> Folds:
     path = raw / (GRAY.name if (raw / GRAY.name).is_file() else ORIGINAL.name)
     images, people = [], []
     with open_tar(path) as tar:
-        members = sorted((m for m in tar if m.isfile() and m.name.endswith(".jpg")),
-                         key=lambda m: m.name)  # fmt: skip
+        members = sorted(
+            (m for m in tar if m.isfile() and m.name.endswith(".jpg")), key=lambda m: m.name
+        )
         for member in members:
             image = Image.open(io.BytesIO(tar.extractfile(member).read())).convert("L")
             if image.size != (250, 250):

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.datasets.files import Arrays, Option, RemoteFile, read_gzip
-from pipeline.errors import PipelineError
+from pipeline.plumbing.errors import PipelineError
 
 URLS = ("https://ossci-datasets.s3.amazonaws.com/mnist/", "http://yann.lecun.com/exdb/mnist/")
 FILES = {
@@ -44,8 +44,10 @@ def read_idx_labels(path: Path) -> np.ndarray:
 
 def labels(raw: Path) -> Arrays:
     """The digit of every row of `read`'s arrays."""
-    return Arrays(read_idx_labels(raw / "train-labels-idx1-ubyte.gz"),
-                  read_idx_labels(raw / "t10k-labels-idx1-ubyte.gz"))  # fmt: skip
+    return Arrays(
+        read_idx_labels(raw / "train-labels-idx1-ubyte.gz"),
+        read_idx_labels(raw / "t10k-labels-idx1-ubyte.gz"),
+    )
 
 
 def read(raw: Path) -> Arrays:

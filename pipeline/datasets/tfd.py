@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.datasets.files import Folds, Option, RemoteFile
-from pipeline.errors import PipelineError
+from pipeline.plumbing.errors import PipelineError
 
 FILE = RemoteFile("TFD_48x48.mat", None, (), "tfd")
 OPTIONS = (Option((FILE,)),)

@@ -1,0 +1,100 @@
+"""The stopping rules: when a run is collapsed (params ``<dataset>.train.collapse``) and when it
+has stopped improving (``<dataset>.train.patience``), and whether either stops it.
+
+Both decide only *when a run stops* and how it is labelled, never what an epoch computes, so this
+module is not part of the code a checkpoint must share with the run that resumes it
+(stages/train.NOT_COMPUTING): a run stopped by either resumes, under other rules, from where it
+stopped.
+
+Collapse. The released MNIST recipe sometimes collapses in its first epochs (docs/results.md,
+"Seeds and collapse"): D wins outright, G's sigmoid outputs saturate, every sample looks alike
+and the validation Parzen score falls by hundreds of nats. The rule: a run is collapsed from
+the first evaluated epoch e at which, for each of the last ``epochs`` evaluated epochs up to e,
+
+- the validation Parzen score (the one that selects the generator) is below
+  ``valid_parzen_below``, and
+- the samples' spread, the mean over pixels of their standard deviation across the samples
+  divided by the same for the validation images (1: as varied as the data; 0: one image), is
+  below ``spread_below``;
+
+and it stays collapsed while both hold. The thresholds come from the collapse study: they
+separate the collapsed epochs from every other seed's. A collapse is not always the end: the
+one seed of the study that collapsed, continued without a rule, came back 23 epochs later and
+trained on normally. So ``stop`` (stop the run at its first collapse, saving hours) is off by
+default, and a seed counts as collapsed in the results when it is collapsed at the end of its
+run (or was stopped). Every collapsed stretch is recorded.
+
+Patience. The release ran until stopped by hand; its configs carry, commented out, Pylearn2's
+``MonitorBased`` termination criterion on the validation objective with ``prop_decrease: 0``
+and ``N: 100``: stop once N epochs in a row bring no improvement. Here the monitored value is
+the validation Parzen score that selects the generator (adversarial.fit), counted in
+evaluations (``eval_every``) of the last phase, and the schedule's epochs are the most a run
+may train.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from pipeline.params import CollapseSpec
+
+
+def spells(history: list[dict], spec: CollapseSpec | None) -> list[tuple[int, int]]:
+    """The collapsed stretches of `history` (one dict of stats per epoch, counted from 1): for
+    each, the epoch at which the rule first held and the last epoch it held (a later epoch
+    without a validation score neither breaks nor extends one)."""
+    if spec is None:
+        return []
+    found: list[tuple[int, int]] = []
+    run = 0  # evaluated epochs in a row with both signals low
+    for step, stats in enumerate(history, 1):
+        if "valid_parzen" not in stats:
+            continue
+        low = stats["valid_parzen"] < spec.valid_parzen_below
+        run = run + 1 if low and stats.get("spread", float("inf")) < spec.spread_below else 0
+        if run == spec.epochs:
+            found.append((step, step))
+        elif run > spec.epochs:
+            found[-1] = (found[-1][0], step)
+    return found
+
+
+def collapsed(history: list[dict], spec: CollapseSpec | None) -> int | None:
+    """The epoch at which the run stops for collapse, when the rule says stop: the last of
+    `history` if the run is collapsed there (a run trained on, then given a stopping rule, stops
+    where it is, not back at its first collapse); else None."""
+    stop = spec is not None and spec.stop and at_end(history, spec)
+    return len(history) if stop else None
+
+
+def at_end(history: list[dict], spec: CollapseSpec | None) -> bool:
+    """Whether the run ends collapsed (the last evaluated epoch is in a collapsed stretch)."""
+    found = spells(history, spec)
+    evaluated = [step for step, s in enumerate(history, 1) if "valid_parzen" in s]
+    return bool(found and evaluated and found[-1][1] == evaluated[-1])
+
+
+def read_log(folder: Path, signals=("valid_parzen", "spread", "loss_d", "acc_fake")) -> list[dict]:
+    """One dict per epoch of a seed's log as `train` writes it (<signal>.tsv with a step column),
+    from `folder` or its live/plots/metrics/ (a checkpoint folder)."""
+    if not (folder / "valid_parzen.tsv").is_file():
+        folder = folder / "live" / "plots" / "metrics"
+    epochs: dict[int, dict] = {}
+    for name in signals:
+        path = folder / f"{name}.tsv"
+        if path.is_file():
+            with open(path) as f:
+                for row in csv.DictReader(f, delimiter="\t"):
+                    epochs.setdefault(int(row["step"]), {})[name] = float(row[name])
+    return [epochs.get(step, {}) for step in range(1, max(epochs, default=0) + 1)]
+
+
+def plateaued(in_final: list[dict], best_epoch: int, patience: int | None) -> int | None:
+    """The epoch at which the run stops: the last of `in_final` (one dict of stats per epoch,
+    counted from 1, empty outside the last phase) when `patience` evaluations have come after
+    the best one, `best_epoch` (0: none yet), without beating it; else None."""
+    if patience is None or best_epoch == 0:
+        return None
+    since = sum("valid_parzen" in stats for stats in in_final[best_epoch:])
+    return len(in_final) if since >= patience else None

@@ -1,0 +1,80 @@
+"""`python -m pipeline relock STAGE...`: carry stages' dvc.lock entries across a code change
+shown not to change what they compute, when their outputs are not on this machine.
+
+After such a change (``python -m bench.same`` byte-identical on every dataset, named in the
+commit message), `dvc commit` records the new code for a stage, but only where the stage's
+outputs are in this machine's cache; a run that took days elsewhere is not. This rewrites the
+code entries of each named stage's ``deps`` in dvc.lock (the files under pipeline/ that
+dvc.yaml declares now, with their md5 and size) and keeps everything else of the entry: its
+params, its outputs' hashes, its data deps' hashes. It refuses, changing nothing, when a stage's
+command or its data deps differ from what dvc.lock records: those are not a code change.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+
+from pipeline.plumbing.errors import PipelineError
+from pipeline.plumbing.files import md5sum, write_text
+
+LOCK = Path("dvc.lock")
+CODE = "pipeline/"
+
+
+def _code_entry(path: str) -> dict:
+    return {
+        "path": path,
+        "hash": "md5",
+        "md5": md5sum(Path(path)),
+        "size": Path(path).stat().st_size,
+    }
+
+
+def carried(entry: dict, name: str, cmd: str, deps: list[str]) -> dict:
+    """`entry` (a stage's dvc.lock record) with its code deps replaced by `deps`' code files at
+    their present content; the rest kept."""
+    if entry.get("cmd") != cmd:
+        raise PipelineError(
+            f"{LOCK}: '{name}' ran `{entry.get('cmd')}`, dvc.yaml now says `{cmd}`; rerun it"
+        )
+    old = {d["path"]: d for d in entry.get("deps", [])}
+    data_then = sorted(p for p in old if not p.startswith(CODE))
+    data_now = sorted(p for p in deps if not p.startswith(CODE))
+    if data_then != data_now:
+        raise PipelineError(
+            f"{LOCK}: '{name}' depends on {data_now}, its record on {data_then}; rerun it"
+        )
+    new = [_code_entry(p) if p.startswith(CODE) else old[p] for p in deps]
+    return {**entry, "deps": new}
+
+
+def dump(lock: dict) -> str:
+    """dvc.lock's text as DVC writes it (a null is an empty value)."""
+    text = yaml.safe_dump(lock, sort_keys=False, width=float("inf"), allow_unicode=True)
+    return re.sub(r": null$", ":", text, flags=re.M)
+
+
+def run(stages: list[str]) -> str:
+    from dvc.dependency.param import ParamsDependency
+    from dvc.repo import Repo
+
+    if not LOCK.is_file():
+        raise PipelineError(f"{LOCK}: missing; run `dvc repro` first")
+    lock = yaml.safe_load(LOCK.read_text())
+    with Repo() as repo:
+        defined = {s.addressing: s for s in repo.index.stages}
+    unknown = [s for s in stages if s not in defined or s not in lock["stages"]]
+    if unknown:
+        raise PipelineError(
+            f"{LOCK}: no stage {', '.join(map(repr, unknown))} both in dvc.yaml and in the lock "
+            f"file; expected one of {', '.join(s for s in defined if s in lock['stages'])}"
+        )
+    for name in stages:
+        stage = defined[name]
+        deps = [str(d.def_path) for d in stage.deps if not isinstance(d, ParamsDependency)]
+        lock["stages"][name] = carried(lock["stages"][name], name, stage.cmd, deps)
+    write_text(LOCK, dump(lock))
+    return f"{LOCK}: carried the code deps of {len(stages)} stages: {', '.join(stages)}"

@@ -1,0 +1,195 @@
+"""The research studies (studies/) read the committed files and score as the stages do."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+
+def write_log(folder, rows: list[tuple[float, float]]) -> None:
+    """A seed's log as `train` writes it: one .tsv per signal, a row per epoch."""
+    folder.mkdir(parents=True)
+    columns = {
+        "valid_parzen": [r[0] for r in rows],
+        "spread": [r[1] for r in rows],
+        "loss_d": [0.4] * len(rows),
+        "acc_fake": [0.9] * len(rows),
+    }
+    for name, values in columns.items():
+        lines = [f"step\t{name}"] + [f"{i}\t{v}" for i, v in enumerate(values, 1)]
+        (folder / f"{name}.tsv").write_text("\n".join(lines) + "\n")
+
+
+def test_the_collapse_study_counts_collapsed_seeds_and_checks_they_never_came_back(
+    tmp_path, monkeypatch, capsys
+):
+    from studies import collapse
+
+    write_log(tmp_path / "seed-0", [(-200, 0.03), (-50, 0.4), (20, 0.8), (60, 0.9)])
+    write_log(tmp_path / "seed-1", [(-50, 0.03), (-300, 0.05), (-400, 0.01), (-500, 0.01)])
+    write_log(tmp_path / "seed-2", [(-50, 0.03), (-300, 0.05), (-40, 0.6), (-500, 0.01)])
+    rule = ["--epochs", "2", "--valid-parzen-below", "-150", "--spread-below", "0.2"]
+    monkeypatch.setattr("sys.argv", ["collapse", "--logs", str(tmp_path), *rule])
+    assert collapse.main() == 0
+    out = capsys.readouterr().out
+    assert "| 1 | 4 | -50 / 0.030 | -500 / 0.010 | 0.4 | 3 | no |" in out
+    assert "| 2 | 4 | -50 / 0.030 | -500 / 0.010 | 0.4 | — | — |" in out  # low, not 2 in a row
+    assert "collapsed: 1 of 3 seeds = 33% (95 % Wilson interval 6%-79%)" in out
+
+
+def test_the_gap_budget_reads_each_factor_from_the_committed_files(tmp_path, monkeypatch, capsys):
+    import json
+
+    from studies import gap
+
+    monkeypatch.chdir(tmp_path)
+    base = tmp_path / "metrics/datasets/mnist"
+    seeds = {"0": (180.0, 190.0, False), "1": (-400.0, -390.0, True), "2": (184.0, 193.0, False)}
+    score = {
+        "test_ll": 182.0,
+        "n_seeds": 3,
+        "seeds": {
+            s: {"test_ll": t, "fine_sigma": {"test_ll": f}, "collapsed": c}
+            for s, (t, f, c) in seeds.items()
+        },
+    }
+    base.mkdir(parents=True)
+    (base / "parzen.json").write_text(json.dumps(score))
+    (base / "train.json").write_text(json.dumps({"epochs": 10}))
+    (base / "references.json").write_text(json.dumps({"training_set": {"test_ll": 241.2}}))
+    write_log(base / "train/seed-0", [(v, 0.9) for v in (1, 2, 3, 9, 4, 5, 6, 7, 8, 7)])
+    write_log(base / "train/seed-2", [(v, 0.9) for v in (1, 2, 3, 4, 5, 6, 7, 8, 9, 11)])
+    write_log(tmp_path / "long", [(v, 0.9) for v in (1, 2, 3, 9, 4, 5, 6, 7, 8, 7, 12, 13)])
+    monkeypatch.setattr("sys.argv", ["gap", "--redraws", "0", "--long", "long", "--plot", "v.png"])
+    assert gap.main() == 0
+    out = capsys.readouterr().out
+    assert "| more epochs (12 instead of 10) | +4.0 | validation nats, one seed |" in out
+    assert (tmp_path / "v.png").read_bytes().startswith(b"\x89PNG")
+    assert "| this project, mean of surviving seeds | 182.0 | 2 of 3 seeds, 10 epochs |" in out
+    assert "| σ-grid resolution (91 values instead of 10) | +9.5 | per seed +10.0, +9.0 |" in out
+    # seed 0: 9 at epoch 4, 7 at best of every 5th; seed 2: 11 at epoch 10 either way
+    assert "| checkpoint every epoch instead of every 5th | +1.0 |" in out
+    assert "| seed-to-seed spread (SD; best seed − mean) | 2.8; +2.0 | seeds 0, 2 |" in out
+    assert "| ceiling: training images as samples | 241.2 |" in out
+
+
+def test_the_plot_names_the_committed_seed_a_continued_log_repeats():
+    """A seed continued past the schedule first repeats its committed epochs, and its line then
+    hides that seed's: the legend says which seed it is."""
+    from studies.gap import continued_label
+
+    seeds = {"seed 0": {1: 5.0, 2: 7.0}, "seed 1": {1: 5.0, 2: 6.0}}
+    assert continued_label(seeds, {1: 5.0, 2: 6.0, 3: 8.0}) == "seed 1, continued"
+    assert continued_label(seeds, {1: 5.0, 2: 6.5, 3: 8.0}) == "continued"  # a rerun elsewhere
+
+
+def test_a_continued_run_is_scored_as_the_stages_score_its_seed(tiny, tmp_path, monkeypatch):
+    """studies.gap --long-generator draws the continued run's best generator from the seed it
+    records, on that seed's samples stream, and scores it by Table 1's protocol: given the
+    committed generator itself, it scores exactly the committed test LL of that seed."""
+    import json
+
+    import numpy as np
+
+    from pipeline.artifacts import save_processed
+    from pipeline.models import Generator, save_generator
+    from pipeline.paths import Paths
+    from pipeline.stages import parzen, sample
+    from studies import gap
+
+    monkeypatch.chdir(tmp_path)
+    ds, paths = tiny.dataset("mnist"), Paths("mnist")
+    rng = np.random.default_rng(0)
+    splits = {
+        k: rng.uniform(0, 1, (n, 784)).astype(np.float32)
+        for k, n in (("train", 400), ("valid_0", 200), ("test_0", 200))
+    }
+    save_processed("mnist", splits, "", (28, 28))
+    for seed in ds.seeds:  # a generator per seed, saved as train saves its best
+        paths.seed_models(seed).mkdir(parents=True)
+        G = Generator(ds.model, (28, 28))
+        with torch.no_grad():  # samples far apart, so that another draw scores otherwise
+            for weight in G.parameters():
+                weight.mul_(20)
+        save_generator(G, {"seed": seed, "epoch": 7}, paths.seed_models(seed) / "generator_best.pt")
+    run = {
+        "k": 1,
+        "update": "simultaneous",
+        "generator_loss": "non_saturating",
+        "precision": "fp32",
+        "schedule": "cpu",
+        "phases": [2],
+        "epochs": 2,
+        "device": "cpu",
+        "code": "",
+        "seeds": {str(s): {"collapsed": False, "best_valid_parzen": float(s)} for s in ds.seeds},
+    }
+    paths.train_record.parent.mkdir(parents=True, exist_ok=True)
+    paths.train_record.write_text(json.dumps(run))
+    sample.run(tiny, ds)
+    parzen.run(tiny, ds)
+    committed = json.loads(paths.parzen.read_text())
+    seed = ds.seeds[-1]
+    before = committed["seeds"][str(seed)]
+    ll, fine = before["test_ll"], before["fine_sigma"]["test_ll"]
+    best = paths.seed_models(seed) / "generator_best.pt"
+    same = f"{ll:.1f} → {ll:.1f} ± {before['test_se']:.1f}; 91-σ grid {fine:.1f} → {fine:.1f}"
+    assert gap.continued(ds, best, committed, None) == (
+        "more epochs: test LL of the best of them (epoch 7)",
+        "+0.0",
+        f"seed {seed}: {same}",
+    )
+    # against the same run's generator at the end of the schedule (a rerun on another CPU)
+    assert gap.continued(ds, best, committed, best)[1:] == (
+        "+0.0",
+        f"seed {seed} (rerun; best of the schedule at epoch 7): {same}",
+    )
+    other = paths.seed_models(ds.seeds[0]) / "generator_best.pt"
+    monkeypatch.setattr(gap, "draws", lambda *a, **k: pytest.fail("scored before the seed check"))
+    with pytest.raises(SystemExit, match=f"seed {ds.seeds[0]}, but .* is seed {seed}"):
+        gap.continued(ds, best, committed, other)
+
+
+def test_the_validation_score_prefers_samples_like_the_data_to_a_flat_image():
+    """studies.selection's question on data with known structure (five clusters in 64 dimensions):
+    held-out rows are likelier under real images than under a constant image, and least likely
+    under noise of the data's own spread in every pixel."""
+    from pipeline.params import ParzenSpec
+    from pipeline.parzen_window import select_sigma
+    from studies.selection import candidates
+
+    rng = torch.Generator().manual_seed(0)
+    centres = 8 * torch.nn.functional.normalize(torch.randn(5, 64, generator=rng), dim=1)
+
+    def draw(n: int) -> torch.Tensor:
+        return centres[torch.randint(5, (n,), generator=rng)] + 0.3 * torch.randn(
+            n, 64, generator=rng
+        )
+
+    train, valid = draw(1000), draw(200)
+    spec = ParzenSpec(samples=300, sigma_range=(-1, 0), sigma_num=10, valid=None, batch=50)
+    score = {
+        name: float(select_sigma(valid, s, spec).valid_ll.max())
+        for name, s in candidates(train, 300, seed=0).items()
+    }
+    real = score["300 training images"]
+    flat = max(score["zeros"], score["the training mean"])
+    assert real > flat + 10
+    assert score["the mean + noise of the data's SD per pixel"] < min(real, flat)
+
+
+def test_the_selection_bench_scores_a_set_as_train_does():
+    """studies.selection's per-row scores pick the σ that `train`'s select_sigma picks, and their
+    mean is the score `train` logs."""
+    from pipeline.params import ParzenSpec
+    from pipeline.parzen_window import select_sigma
+    from studies.selection import scored
+
+    rng = torch.Generator().manual_seed(1)
+    samples, valid = torch.randn(300, 16, generator=rng), torch.randn(50, 16, generator=rng)
+    spec = ParzenSpec(samples=300, sigma_range=(-1, 0.5), sigma_num=7, valid=None, batch=20)
+    sigma, ll = scored(valid, samples, spec)
+    chosen = select_sigma(valid, samples, spec)
+    assert ll.shape == (50,)
+    assert sigma == chosen.sigma and 0.1 < sigma < 10**0.5
+    assert float(ll.mean()) == pytest.approx(chosen.valid_ll.max(), abs=1e-9)
