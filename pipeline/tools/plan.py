@@ -24,6 +24,7 @@ class Step:
     stage: str  # e.g. "train@mnist"
     why: str  # what DVC reports changed, or "downstream"
     estimate: str  # "about 95 min (300 epochs x 19 s on cpu)", or ""
+    minutes: float | None = None  # the estimate's training minutes, where there is one
 
 
 def epoch_seconds(dataset: str) -> tuple[float, str] | None:
@@ -38,10 +39,12 @@ def epoch_seconds(dataset: str) -> tuple[float, str] | None:
     return run["train_seconds"] / epochs, run.get("device", "?")
 
 
-def estimate(stage: str, params: P.Params, cuda: bool) -> str:
+def estimate(stage: str, params: P.Params, cuda: bool) -> tuple[str, float | None]:
+    """How long `stage` trains, in words and in minutes (None where it does not train or
+    there is no committed run to time it by)."""
     name, _, dataset = stage.partition("@")
     if name != "train" or dataset not in params.by_name:
-        return ""
+        return "", None
     ds = params.dataset(dataset)
     epochs = sum(ds.train.schedule(params.resolved_schedule(cuda)))
     seeds = len(ds.seeds)
@@ -49,12 +52,13 @@ def estimate(stage: str, params: P.Params, cuda: bool) -> str:
     runs = f"{seeds} seeds, {at_once} at a time" if seeds > 1 else "1 seed"
     measured = epoch_seconds(dataset)
     if measured is None:
-        return f"{epochs} epochs × {runs} (no committed run to time them by)"
+        return f"{epochs} epochs × {runs} (no committed run to time them by)", None
     seconds, device = measured
     minutes = epochs * seconds * math.ceil(seeds / at_once) / 60
     return (
         f"at most about {minutes:.0f} min ({epochs} epochs × {seconds:.0f} s, {runs}, "
-        f"as measured on {device}; a collapsed seed stops early)"
+        f"as measured on {device}; a collapsed seed stops early)",
+        minutes,
     )
 
 
@@ -91,7 +95,7 @@ def steps(params: P.Params, cuda: bool) -> list[Step]:
             Step(
                 s.addressing,
                 _why(status.get(s.addressing, [])) or "downstream of a change",
-                estimate(s.addressing, params, cuda),
+                *estimate(s.addressing, params, cuda),
             )
             for s in order
         ]
@@ -110,4 +114,10 @@ def run(params: P.Params) -> str:
     for s in planned:
         lines.append(f"  {s.stage:<{width}}  {s.estimate:<{est}}  {s.why}".rstrip())
     lines.append("(a downstream stage is skipped when what it reads comes out unchanged)")
+    timed = [s.minutes for s in planned if s.minutes is not None]
+    if timed:
+        lines.append(
+            f"Training in all: at most about {sum(timed) / 60:.0f} h, one stage after another, "
+            "at the committed runs' seconds per epoch (a different CPU or a GPU changes it)."
+        )
     return "\n".join(lines)
