@@ -4,6 +4,7 @@ params.yaml, a few hundred images, narrow nets) and a synthetic TFD_48x48.mat of
 from __future__ import annotations
 
 import copy
+import json
 import os
 import shutil
 import subprocess
@@ -153,3 +154,23 @@ def tiny_repo(dest: Path, datasets: list[str], mirrors: list[Path]) -> tuple[Pat
     sh("git", "commit", "-qm", "tiny configuration", cwd=dest, env=env)
     sh("dvc", "repro", cwd=dest, env=env)
     return dest, env
+
+
+def write_run_record(dataset: str, phases: list[int], seeds: dict[str, dict]) -> None:
+    """A run record (train.json) as `train` writes it, for the stages that read one."""
+    from pipeline.paths import Paths
+
+    record = {
+        "k": 1,
+        "update": "simultaneous",
+        "generator_loss": "non_saturating",
+        "precision": "fp32",
+        "schedule": "cpu",
+        "phases": phases,
+        "epochs": sum(phases),
+        "device": "cpu",
+        "code": "",
+        "seeds": seeds,
+    }
+    Paths(dataset).train_record.parent.mkdir(parents=True, exist_ok=True)
+    Paths(dataset).train_record.write_text(json.dumps(record))

@@ -13,6 +13,7 @@ from pipeline import parzen_protocol
 from pipeline.parzen_window import log_likelihood, select_sigma
 from pipeline.paths import Paths
 from pipeline.stages import parzen
+from tests.conftest import write_run_record
 
 
 def test_each_fold_chooses_sigma_on_its_own_valid_split(tmp_path, monkeypatch, tiny_all):
@@ -32,20 +33,7 @@ def test_each_fold_chooses_sigma_on_its_own_valid_split(tmp_path, monkeypatch, t
     np.savez(Paths("tfd").processed, **data)
     Paths("tfd").samples.mkdir(parents=True)
     np.save(Paths("tfd").seed_samples(0), samples)
-    run = {
-        "k": 1,
-        "update": "simultaneous",
-        "generator_loss": "non_saturating",
-        "precision": "fp32",
-        "schedule": "cpu",
-        "phases": [2, 2],
-        "epochs": 4,
-        "device": "cpu",
-        "code": "",
-        "seeds": {"0": {"collapsed": False}},
-    }
-    Paths("tfd").train_record.parent.mkdir(parents=True, exist_ok=True)
-    Paths("tfd").train_record.write_text(json.dumps(run))
+    write_run_record("tfd", [2, 2], {"0": {"collapsed": False}})
 
     parzen.run(tiny_all, ds)
     summary = json.loads(Paths("tfd").parzen.read_text())

@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
+from tests.conftest import write_run_record
+
 
 def write_log(folder, rows: list[tuple[float, float]]) -> None:
     """A seed's log as `train` writes it: one .tsv per signal, a row per epoch."""
@@ -112,20 +114,8 @@ def test_a_continued_run_is_scored_as_the_stages_score_its_seed(tiny, tmp_path, 
             for weight in G.parameters():
                 weight.mul_(20)
         save_generator(G, {"seed": seed, "epoch": 7}, paths.seed_models(seed) / "generator_best.pt")
-    run = {
-        "k": 1,
-        "update": "simultaneous",
-        "generator_loss": "non_saturating",
-        "precision": "fp32",
-        "schedule": "cpu",
-        "phases": [2],
-        "epochs": 2,
-        "device": "cpu",
-        "code": "",
-        "seeds": {str(s): {"collapsed": False, "best_valid_parzen": float(s)} for s in ds.seeds},
-    }
-    paths.train_record.parent.mkdir(parents=True, exist_ok=True)
-    paths.train_record.write_text(json.dumps(run))
+    seeds = {str(s): {"collapsed": False, "best_valid_parzen": float(s)} for s in ds.seeds}
+    write_run_record("mnist", [2], seeds)
     sample.run(tiny, ds)
     parzen.run(tiny, ds)
     committed = json.loads(paths.parzen.read_text())

@@ -76,6 +76,8 @@ def describe_run(name: str) -> str:
 def _sigma(score: dict) -> str:
     """ "σ = s", or "σ per fold s0/s1/..." (TFD's protocol)."""
     sigma = [f["sigma"] for f in score["folds"]] if "folds" in score else score["sigma"]
+    if isinstance(sigma, list) and len(set(sigma)) == 1:
+        return f"σ = {sigma[0]:.3g} (every fold)"
     if isinstance(sigma, list):
         return "σ per fold " + "/".join(f"{s:.3g}" for s in sigma)
     return f"σ = {sigma:.3g}"
@@ -190,6 +192,22 @@ def _markdown(table: pd.DataFrame) -> str:
     return header + body
 
 
+def _footnoted(table: pd.DataFrame) -> str:
+    """Table 1 in Markdown with short cells: each source but "paper" is a numbered note under
+    the table (the CSV keeps it in its cell)."""
+    notes: list[str] = []
+
+    def mark(text: str) -> str:
+        if text == "paper":
+            return text
+        if text not in notes:
+            notes.append(text)
+        return f"[{notes.index(text) + 1}]"
+
+    short = table.assign(source=table["source"].map(mark))
+    return _markdown(short) + "".join(f"\n[{i}] {note}\n" for i, note in enumerate(notes, 1))
+
+
 TABLE_TITLE = "Parzen-window log-likelihood of the test set (Table 1)\n\n"
 BEYOND_TITLE = (
     "Beyond Table 1: in the feature space of the in-pipeline classifier, the "
@@ -200,10 +218,11 @@ BEYOND_TITLE = (
 
 
 def run() -> None:
-    for table, csv_path, md_path, title in (
-        (build(), TABLE_CSV, TABLE_MD, TABLE_TITLE),
-        (build_beyond(), BEYOND_CSV, BEYOND_MD, BEYOND_TITLE),
+    table1, beyond = build(), build_beyond()
+    for table, csv_path, md_path, text in (
+        (table1, TABLE_CSV, TABLE_MD, TABLE_TITLE + _footnoted(table1)),
+        (beyond, BEYOND_CSV, BEYOND_MD, BEYOND_TITLE + _markdown(beyond)),
     ):
         with atomic_path(csv_path) as tmp:
             table.to_csv(tmp, index=False)
-        write_text(md_path, title + _markdown(table))
+        write_text(md_path, text)
