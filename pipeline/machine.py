@@ -1,0 +1,44 @@
+"""The machine a run ran on: the CPU's model, the instruction sets its kernels can use, and the
+libraries' versions. The same code, data and seed give the same bits on the same kind of CPU and
+different bits on another, whose kernels round differently (docs/results.md), so a record of
+a run names its machine."""
+
+from __future__ import annotations
+
+import platform
+import re
+from pathlib import Path
+
+import numpy as np
+import torch
+
+# the instruction sets that decide which kernels PyTorch, oneDNN and MKL pick
+ISA = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_bf16")
+
+
+def _cpuinfo() -> tuple[str, set[str]]:
+    """(model name, flags) from /proc/cpuinfo; the platform's name and no flags elsewhere."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return platform.processor() or platform.machine(), set()
+    model = re.search(r"^model name\s*:\s*(.+)$", text, re.M)
+    flags = re.search(r"^flags\s*:\s*(.+)$", text, re.M)
+    name = model.group(1).strip() if model else platform.machine()
+    return name, set(flags.group(1).split()) if flags else set()
+
+
+def describe(device: torch.device | str = "cpu") -> dict:
+    """The CPU (or GPU) and the versions a run's numbers depend on."""
+    model, flags = _cpuinfo()
+    found = {
+        "cpu": model,
+        "isa": [name for name in ISA if name in flags],
+        "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+    }
+    if torch.device(device).type == "cuda":
+        found["gpu"] = torch.cuda.get_device_name(torch.device(device))
+        found["cuda"] = torch.version.cuda
+    return found
