@@ -183,3 +183,40 @@ def test_the_selection_bench_scores_a_set_as_train_does():
     assert ll.shape == (50,)
     assert sigma == chosen.sigma and 0.1 < sigma < 10**0.5
     assert float(ll.mean()) == pytest.approx(chosen.valid_ll.max(), abs=1e-9)
+
+
+@pytest.mark.slow
+def test_the_long_run_scores_the_best_generator_so_far_at_every_mark_and_continues(
+    tmp_path, monkeypatch, capfd
+):
+    """studies.long trains in chunks that resume one run, and scores each mark as Table 1 would."""
+    import csv
+
+    import numpy as np
+    import yaml
+
+    from pipeline.artifacts import save_processed
+    from studies import long
+    from tests.conftest import tiny_params_dict
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(tiny_params_dict(["mnist"])))
+    rng = np.random.default_rng(0)
+    splits = {
+        k: rng.random((n, 784), dtype=np.float32)
+        for k, n in (("train", 400), ("valid_0", 200), ("test_0", 200))
+    }
+    save_processed("mnist", splits, "", (28, 28))
+    run = ["long", "--seed", "1", "--every", "2", "--keep", "2", "--out", "out"]
+    monkeypatch.setattr("sys.argv", [*run, "--until", "4"])
+    assert long.main() == 0
+    monkeypatch.setattr("sys.argv", [*run, "--until", "6"])
+    assert long.main() == 0
+    assert "resuming after epoch 4 of 6" in capfd.readouterr().out
+    with open("out/seed-1.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [int(r["epoch"]) for r in rows] == [2, 4, 6]
+    assert all(1 <= int(r["best_epoch"]) <= int(r["epoch"]) for r in rows)
+    assert all(float(r["test_se"]) > 0 and float(r["sigma_fine"]) > 0 for r in rows)
+    assert (tmp_path / "checkpoints/mnist/seed-1-at-2/state.pt").is_file()
+    assert len((tmp_path / "out/seed-1-valid.tsv").read_text().splitlines()) == 1 + 6
