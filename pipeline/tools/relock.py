@@ -47,8 +47,8 @@ def carried(entry: dict, name: str, cmd: str, deps: list[str]) -> dict:
         raise PipelineError(
             f"{LOCK}: '{name}' depends on {data_now}, its record on {data_then}; rerun it"
         )
-    new = [_code_entry(p) if p.startswith(CODE) else old[p] for p in deps]
-    return {**entry, "deps": new}
+    new = [_code_entry(p) if p.startswith(CODE) else old[p] for p in sorted(deps)]
+    return {**entry, "deps": new}  # sorted by path, as DVC writes them
 
 
 def dump(lock: dict) -> str:
