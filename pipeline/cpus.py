@@ -32,16 +32,17 @@ def queued() -> bool:
 def available() -> int:
     """The cores this stage may use: $GAN_THREADS when set, 1 in a queue worker, else every core
     this process may run on."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    cores = cores or 1
     value = os.environ.get(THREADS_ENV)
     if value is not None:
-        if not value.isdigit() or int(value) < 1:
-            raise PipelineError(f"${THREADS_ENV} is {value!r}; expected a whole number >= 1")
+        if not value.isdigit() or not 1 <= int(value) <= cores:
+            raise PipelineError(
+                f"${THREADS_ENV} is {value!r}; expected a whole number in [1, {cores}], "
+                "the cores this process may run on"
+            )
         return int(value)
-    if queued():
-        return 1
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
+    return 1 if queued() else cores
 
 
 def split(seeds: int, cores: int) -> tuple[int, int]:

@@ -48,6 +48,17 @@ def memory_bytes() -> int:
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
+# Upper bounds of the size-like params, past which a run cannot fit in memory or end in time:
+# - epochs: the released learning rates reach their floor (1e-6) near epoch 6,000-6,700 on
+#   every net, and 100,000 epochs of the smallest net take weeks on a CPU;
+# - widths: a width x width float32 layer with its gradient and velocity in half of memory.
+EPOCHS_MAX = 100_000
+
+
+def width_max() -> int:
+    return math.isqrt(memory_bytes() // 2 // (3 * 4))
+
+
 class _DuplicateKey(yaml.YAMLError):
     pass
 
@@ -379,14 +390,32 @@ class _Reader:
             raise self.fail(name, value, f"one of {list(options)}")
         return value
 
-    def int_list(self, name: str, length: int | None = None, minimum: int = 1) -> tuple[int, ...]:
+    def int_list(
+        self, name: str, length: int | None = None, minimum: int = 1, maximum: int | None = None
+    ) -> tuple[int, ...]:
         value = self.raw(name)
         ok = isinstance(value, list) and (length is None or len(value) == length) and len(value)
         ok = ok and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
-        if not ok or any(v < minimum for v in value):
+        if not ok or any(v < minimum or (maximum is not None and v > maximum) for v in value):
             size = f"{length} " if length else ""
-            raise self.fail(name, value, f"a list of {size}integers >= {minimum}")
+            bounds = f"in [{minimum}, {maximum}]" if maximum is not None else f">= {minimum}"
+            raise self.fail(name, value, f"a list of {size}integers {bounds}")
         return tuple(value)
+
+    def widths(self, name: str) -> tuple[int, ...]:
+        """Layer widths: each at most what half of this machine's memory holds (width_max)."""
+        widest = width_max()
+        value = self.raw(name)
+        if isinstance(value, list) and any(
+            isinstance(v, int) and not isinstance(v, bool) and v > widest for v in value
+        ):
+            raise self.fail(
+                name,
+                value,
+                f"widths of at most {widest:,} (a layer that wide, its gradient and velocity "
+                f"fill half of {memory_bytes() / 2**30:.0f} GiB of memory)",
+            )
+        return self.int_list(name)
 
     def per_phase(self, name: str, phases: int) -> tuple[int, ...]:
         """Epochs of each training phase: a list of `phases` integers, or one integer when there
@@ -395,10 +424,11 @@ class _Reader:
         values = [value] if phases == 1 and not isinstance(value, list) else value
         ok = isinstance(values, list) and len(values) == phases
         if not ok or not all(
-            isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in values
+            isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= EPOCHS_MAX for v in values
         ):
-            one = "an integer >= 1 or " if phases == 1 else ""
-            raise self.fail(name, value, f"{one}a list of {phases} integers >= 1")
+            bounds = f"in [1, {EPOCHS_MAX}]"
+            one = f"an integer {bounds} or " if phases == 1 else ""
+            raise self.fail(name, value, f"{one}a list of {phases} integers {bounds}")
         return tuple(values)
 
     def number_list(self, name: str, low: float, high: float, length: int | None = None):
@@ -425,11 +455,14 @@ def _split(s: _Reader, folds_layout: bool) -> Split | FoldSplit:
         if train_fold >= folds:
             raise s.fail("train_fold", train_fold, f"a fold index below folds = {folds}")
         return FoldSplit(train_fold=train_fold, folds=folds)
-    return Split(train=_range(s, "train"), valid=_range(s, "valid"), test=s.integer("test"))
+    train, valid = _range(s, "train"), _range(s, "valid")
+    if valid[0] < train[1] and train[0] < valid[1]:
+        raise s.fail("valid", list(valid), f"rows disjoint from 'train' {list(train)}")
+    return Split(train=train, valid=valid, test=s.integer("test"))
 
 
 def _generator(g: _Reader, noise_dim: int, image_shape: tuple[int, ...]) -> GeneratorSpec:
-    hidden = g.int_list("hidden")
+    hidden = g.widths("hidden")
     n = len(hidden)
     output = g.choice("output", OUTPUTS)
     output_irange = None if g.is_null("output_irange") else g.number("output_irange")
@@ -456,7 +489,7 @@ def _generator(g: _Reader, noise_dim: int, image_shape: tuple[int, ...]) -> Gene
     extend = None
     if not g.is_null("extend"):
         e = g.sub("extend")
-        widths = e.int_list("hidden")
+        widths = e.widths("hidden")
         extend = Extension(
             hidden=widths,
             activations=e.choices("activations", ACTIVATION_NAMES, len(widths)),
@@ -489,7 +522,7 @@ def _discriminator(d: _Reader) -> DiscriminatorSpec:
         )
         for c in d.subs("conv")
     )
-    units = d.int_list("units")
+    units = d.widths("units")
     return DiscriminatorSpec(
         conv=conv,
         units=units,
@@ -517,7 +550,7 @@ def _dataset(name: str, r: _Reader) -> DatasetParams:
     split = _split(r.sub("split"), source.folds)
 
     m = r.sub("model")
-    noise_dim = m.integer("noise_dim")
+    noise_dim = m.integer("noise_dim", maximum=width_max())
     model = ModelSpec(
         noise=m.choice("noise", NOISES),
         noise_dim=noise_dim,
@@ -537,10 +570,10 @@ def _dataset(name: str, r: _Reader) -> DatasetParams:
         lr_decay=t.number("lr_decay", low=1.0, open_low=False),
         lr_min=t.number("lr_min", open_low=False),
         momentum=(momentum[0], momentum[1]),
-        momentum_epochs=t.integer("momentum_epochs"),
-        eval_every=t.integer("eval_every"),
+        momentum_epochs=t.integer("momentum_epochs", maximum=EPOCHS_MAX),
+        eval_every=t.integer("eval_every", maximum=EPOCHS_MAX),
         collapse=None if t.is_null("collapse") else _collapse(t.sub("collapse")),
-        patience=None if t.is_null("patience") else t.integer("patience"),
+        patience=None if t.is_null("patience") else t.integer("patience", maximum=EPOCHS_MAX),
     )
     if isinstance(split, Split) and train.batch_size > split.train[1] - split.train[0]:
         raise t.fail("batch_size", train.batch_size, "at most the number of training rows")
@@ -638,6 +671,8 @@ def load(path: str | Path = "params.yaml", datasets: list[str] | None = None) ->
     names = listed if datasets is None else list(datasets)
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names) or not names:
         raise r.fail("datasets", names, "a non-empty list of dataset section names")
+    if len(set(names)) < len(names):
+        raise r.fail("datasets", names, "a list of distinct dataset section names")
     # every dataset section is checked, listed in `datasets` or not
     sections = dict.fromkeys(
         [*names, *(n for n, v in data.items() if isinstance(v, dict) and n not in STAGE_SECTIONS)]

@@ -337,6 +337,26 @@ def test_a_diverged_run_leaves_the_previous_outputs(work):
             None,
             "'mnist.parzen.samples' is 1000000000000; expected at most ",
         ),
+        (  # a schedule that would exhaust memory building its epochs, or never end
+            lambda p: p["mnist"]["train"].update(cpu_epochs=[10**9]),
+            None,
+            "'mnist.train.cpu_epochs' is [1000000000]; expected an integer in [1, 100000] or ",
+        ),
+        (  # a layer that no memory holds
+            lambda p: p["mnist"]["model"]["generator"].update(hidden=[10**10, 32]),
+            None,
+            "'mnist.model.generator.hidden' is [10000000000, 32]; expected widths of at most ",
+        ),
+        (  # sigma and the best epoch chosen partly on training rows
+            lambda p: p["mnist"]["split"].update(train=[0, 500], valid=[400, 600]),
+            None,
+            "'mnist.split.valid' is [400, 600]; expected rows disjoint from 'train' [0, 500]",
+        ),
+        (
+            lambda p: p.update(datasets=["mnist", "mnist"]),
+            None,
+            "'datasets' is ['mnist', 'mnist']; expected a list of distinct dataset section names",
+        ),
     ],
 )
 def test_bad_params_are_one_line_and_change_nothing(work, edit, text, message):
@@ -719,3 +739,10 @@ def test_cifar_pickles_are_opened_only_from_the_official_archive(tmp_path):
     ):
         cifar10.read(tmp_path)
     assert not marker.exists()
+
+
+def test_a_seed_outside_the_list_names_the_params_file_given(work):
+    other = work.write_params("other.yaml", None)
+    result = work.cli("train", "mnist", "--params", other, "--seed", "7")
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
+    assert result.stderr.startswith(f"error: {other}: 'mnist.seeds' is [0, 1]; --seed 7 is not")

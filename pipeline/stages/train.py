@@ -230,7 +230,7 @@ def run(
     if seed is not None:
         if seed not in ds.seeds:
             raise PipelineError(
-                f"params.yaml: '{ds.name}.seeds' is {list(ds.seeds)}; --seed {seed} is not in it"
+                f"{params.file}: '{ds.name}.seeds' is {list(ds.seeds)}; --seed {seed} is not in it"
             )
         if supervise.in_worker():  # its `train` shows the events, and says once why it stopped
             try:
