@@ -199,6 +199,20 @@ def test_a_finished_run_rerun_trains_nothing_and_rewrites_the_same_bytes(work):
     assert snapshot(work.root) == before
 
 
+def test_what_a_kill_mid_write_leaves_is_swept_by_the_seed_s_next_run(work):
+    """A kill during a checkpoint save leaves a temporary file (or a half-staged folder); the
+    seed's next run removes it before it resumes (DVC ignores the pattern meanwhile:
+    tests/test_structure.py)."""
+    assert work.cli("train", "mnist").returncode == 0
+    folder = work.root / "checkpoints/mnist/seed-0"
+    leftovers = [folder / ".tmp-state.pt.k1ll3d.pt", folder / ".tmp-live.x7"]
+    leftovers[0].write_bytes(b"half a checkpoint")
+    leftovers[1].mkdir()
+    result = work.cli("train", "mnist")
+    assert result.returncode == 0 and f"resuming after epoch {EPOCHS}" in result.stdout
+    assert not any(path.exists() for path in leftovers)
+
+
 def test_changed_params_start_fresh_and_say_so(work):
     assert work.cli("train", "mnist").returncode == 0  # a finished checkpoint of params.yaml
     other = work.write_params("lr.yaml", lambda p: p["mnist"]["train"].update(lr=0.05))

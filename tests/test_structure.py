@@ -204,3 +204,15 @@ def test_rewording_the_plumbing_leaves_dvc_status_clean_and_checkpoints_resumabl
         (where / name).write_text(text.replace(old, new))
     assert dvc_status(where) == before
     assert code.version("pipeline.adversarial", frozenset(train.NOT_COMPUTING)) == trained_by
+
+
+def test_dvc_never_caches_a_temporary_that_a_kill_left(tmp_path):
+    """Atomic writes name their temporaries .tmp-<name>.<random> (plumbing/files.py); DVC
+    ignores the pattern, so a checkpoint folder cached after a kill holds none."""
+    where = checkout_copy(tmp_path)
+    dvc = Path(sys.executable).with_name("dvc")
+    for name in ("checkpoints/mnist/seed-0/.tmp-state.pt.k1ll3d.pt", "models/.tmp-mnist.old"):
+        ignored = subprocess.run([str(dvc), "check-ignore", name], cwd=where, capture_output=True)
+        assert ignored.returncode == 0, name
+    kept = subprocess.run([str(dvc), "check-ignore", "models/mnist"], cwd=where)
+    assert kept.returncode == 1

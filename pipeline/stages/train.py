@@ -35,7 +35,7 @@ from pipeline.params import DatasetParams, Params, as_dict
 from pipeline.paths import Paths
 from pipeline.plumbing import progress, supervise
 from pipeline.plumbing.errors import Interrupted, PipelineError
-from pipeline.plumbing.files import atomic_dir, md5sum, write_text
+from pipeline.plumbing.files import atomic_dir, md5sum, sweep, write_text
 
 RESULT = "result.json"  # the seed's run, written when it ends (finished or collapsed)
 
@@ -145,6 +145,7 @@ def train_seed(
     with supervise.exclusive(folder, f"{ds.name} --seed {seed}"), supervise.stop_on_signals(stop):
         identity = fingerprint(meta, paths.processed, device)
         command = f"python -m pipeline train {ds.name} --seed {seed} --fresh"
+        sweep(folder)  # what a kill left mid-write: the checkpoint before it is whole
         saved = resumable(folder / STATE, identity, fresh, sum(phases), command, named)
         if saved is None:
             for old in folder.iterdir():
