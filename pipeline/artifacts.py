@@ -94,8 +94,23 @@ def _read_npz(path: Path) -> dict[str, np.ndarray]:
 
 
 def load_processed(dataset: str) -> Processed:
+    """data/processed/<dataset>.npz, checked to hold its splits as rows of its images: one error
+    naming the file when a key is missing or a split is not N x the pixels of `image_shape`."""
     path = Paths(dataset).processed
-    return Processed(_load_array_file(path, "-f preprocess", dataset, _read_npz))
+    arrays = _load_array_file(path, "-f preprocess", dataset, _read_npz)
+    shape = arrays.get("image_shape")
+    width = int(np.prod(shape)) if shape is not None else None
+    needed = ("train", "valid_0", "test_0", "image_shape")
+    problems = [f"no '{key}'" for key in needed if key not in arrays]
+    for key, array in arrays.items():
+        if key.startswith(("train", "valid_", "test_")) and (
+            array.ndim != 2 or (width is not None and array.shape[1] != width)
+        ):
+            problems.append(f"'{key}' of shape {list(array.shape)}, not N x {width}")
+    if problems:
+        why = f"not {dataset}'s processed data ({'; '.join(problems)})"
+        raise PipelineError(f"{path}: {why}; {rerun('-f preprocess', dataset)}")
+    return Processed(arrays)
 
 
 def save_samples(dataset: str, seed: int, samples: np.ndarray) -> None:

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import pickle
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -30,13 +31,18 @@ def save(obj: Any, path: Path) -> None:
         raise PipelineError(f"{path}: could not be written ({err}); is its disk full?") from None
 
 
-def load(path: Path, rerun: str) -> dict:
-    """A checkpoint as written by :func:`save`; a missing, truncated or unsafe file is one error
-    naming it and, in `rerun`, what makes it again."""
+def load(path: Path, rerun: str, kind: str = "checkpoint", keys: tuple[str, ...] = ()) -> dict:
+    """A `kind` of checkpoint as written by :func:`save`: a mapping holding `keys`. A missing,
+    truncated, unsafe or wrongly shaped file is one error naming it and, in `rerun`, what makes
+    it again."""
     if not path.is_file():
         raise PipelineError(f"{path}: missing; {rerun}")
+    if not zipfile.is_zipfile(path):  # torch.save always writes a zip archive
+        raise PipelineError(
+            f"{path}: unreadable, truncated or corrupt (not a torch archive); {rerun}"
+        )
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        found = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # torch raises UnpicklingError, RuntimeError, EOFError, ...
         if isinstance(err, pickle.UnpicklingError) and "Weights only load failed" in str(err):
             why = "refused: it holds pickled objects, not only tensors and plain data"
@@ -44,3 +50,8 @@ def load(path: Path, rerun: str) -> dict:
             first = (str(err).strip().splitlines() or [type(err).__name__])[0]
             why = f"unreadable, truncated or corrupt ({first[:120]})"
         raise PipelineError(f"{path}: {why}; {rerun}") from None
+    if not isinstance(found, dict) or any(key not in found for key in keys):
+        what = type(found).__name__ if not isinstance(found, dict) else f"a dict of {sorted(found)}"
+        expected = f"expected a dict with {list(keys)}, found {what[:120]}"
+        raise PipelineError(f"{path}: not a {kind} ({expected}); {rerun}")
+    return found

@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
+from pipeline import checkpoints
 from pipeline.plumbing.errors import PipelineError
 
 
@@ -81,14 +82,15 @@ def save(net: nn.Module, name: str, path: Path) -> None:
 
 def load(path: Path, rerun: str) -> _Classifier:
     """The classifier saved at `path`, in eval mode; an unreadable file is one error."""
-    if not path.is_file():
-        raise PipelineError(f"{path}: missing; {rerun}")
+    saved = checkpoints.load(path, rerun, "classifier", ("net", "state"))
     try:
-        saved = torch.load(path, map_location="cpu", weights_only=True)
         net = NETS[saved["net"]]()
         net.load_state_dict(saved["state"])
-    except (RuntimeError, KeyError, TypeError, EOFError, OSError) as err:
-        raise PipelineError(f"{path}: not a classifier this code saved ({err}); {rerun}") from None
+    except (RuntimeError, KeyError, TypeError, AttributeError) as err:
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise PipelineError(
+            f"{path}: not a classifier this code saved ({first[:120]}); {rerun}"
+        ) from None
     return net.eval()
 
 

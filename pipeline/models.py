@@ -30,6 +30,7 @@ from torch import Tensor, nn
 
 from pipeline import checkpoints
 from pipeline.params import ConvSpec, ModelSpec
+from pipeline.plumbing.errors import PipelineError
 
 ACTIVATIONS = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid}
 
@@ -238,7 +239,15 @@ def save_generator(G: Generator, meta: dict, path: Path) -> None:
 def load_generator(
     path: Path, spec: ModelSpec, image_shape: tuple[int, ...], rerun: str
 ) -> Generator:
-    """The generator saved at `path`, in eval mode; `rerun` says what makes the file again."""
+    """The generator saved at `path`, in eval mode; `rerun` says what makes the file again. A
+    file that holds no generator, or one of other layers than `spec`'s, is one error."""
     G = Generator(spec, image_shape)
-    G.load_state_dict(checkpoints.load(path, rerun)["state_dict"])
+    saved = checkpoints.load(path, rerun, "generator", ("state_dict",))
+    try:
+        G.load_state_dict(saved["state_dict"])
+    except (RuntimeError, TypeError, AttributeError) as err:
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise PipelineError(
+            f"{path}: not a generator of these layers ({first[:120]}); {rerun}"
+        ) from None
     return G.eval()

@@ -1,6 +1,8 @@
 """Checkpoint files: the same content gives the same bytes whatever the file is called (so an
 unchanged retrain does not invalidate DVC's downstream stages), and reading one never runs code."""
 
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -38,3 +40,17 @@ def test_different_weights_give_different_bytes(tmp_path):
 def test_a_missing_checkpoint_says_what_makes_it(tmp_path):
     with pytest.raises(PipelineError, match=r"g.pt: missing; rerun `dvc repro train@mnist`$"):
         checkpoints.load(tmp_path / "g.pt", "rerun `dvc repro train@mnist`")
+
+
+@pytest.mark.parametrize("content", [b"random bytes, no archive", "a pickled object"])
+def test_a_classifier_file_of_the_wrong_kind_is_one_error(tmp_path, content):
+    from pipeline import classifier_nets
+
+    path = tmp_path / "classifier.pt"
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        torch.save({"net": "lenet", "state": Path("x")}, path)  # unpickling it imports pathlib
+    with pytest.raises(PipelineError, match=r"^\S*classifier.pt: (unreadable|refused)") as err:
+        classifier_nets.load(path, "rerun `dvc repro classifier@mnist`")
+    assert "\n" not in str(err.value)

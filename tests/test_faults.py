@@ -478,6 +478,57 @@ def test_a_missing_truncated_or_corrupt_file_is_one_line_naming_it_and_its_stage
     assert "\n" not in line
 
 
+def torch_bytes(obj) -> bytes:
+    out = io.BytesIO()
+    torch.save(obj, out)
+    return out.getvalue()
+
+
+def npz_bytes(**arrays) -> bytes:
+    out = io.BytesIO()
+    np.savez(out, **arrays)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("stage", "file", "content", "message"),
+    [
+        ("train", "checkpoints/mnist/seed-1/state.pt", [1, 2], "not a training checkpoint"),
+        ("train", "checkpoints/mnist/seed-1/state.pt", "tensor", "not a training checkpoint"),
+        ("train", "checkpoints/mnist/seed-1/state.pt", b"\x80\x04random bytes", "unreadable"),
+        ("sample", "models/mnist/seed-1/generator_best.pt", {"epoch": 3}, "not a generator"),
+        ("sample", "models/mnist/seed-1/generator_best.pt", {"state_dict": {}}, "not a generator"),
+        ("train", "data/processed/mnist.npz", "no train", "not mnist's processed data (no 'train'"),
+        ("train", "data/processed/mnist.npz", "narrow", "not mnist's processed data ('train' of"),
+    ],
+)
+def test_a_readable_file_of_the_wrong_kind_is_one_line_naming_it(
+    work, stage, file, content, message
+):
+    """A torch file or an npz that opens but holds something else: one error naming the file,
+    what it should hold and what makes it again, and nothing written."""
+    path = work.root / file
+    if content == "tensor":
+        data = torch_bytes(torch.zeros(3))
+    elif content in ("no train", "narrow"):
+        with np.load(path) as found:
+            arrays = dict(found)
+        if content == "no train":
+            del arrays["train"]
+        else:
+            arrays["train"] = arrays["train"][:, :10]
+        data = npz_bytes(**arrays)
+    else:
+        data = content if isinstance(content, bytes) else torch_bytes(content)
+    with damaged(path, data):
+        before = snapshot(work.root)
+        result = work.cli(stage, "mnist")
+        assert snapshot(work.root) == before
+    assert result.returncode == 2, result.stderr
+    line = result.stderr.strip()
+    assert line.startswith(f"error: {file}: {message}") and "\n" not in line, line
+
+
 class RunsCode:
     """Unpickling this would run a shell command; a weights_only load must refuse it."""
 

@@ -92,7 +92,9 @@ def test_a_checkpoint_of_an_equivalent_earlier_code_resumes(tmp_path, monkeypatc
     }
     path = tmp_path / "state.pt"
     for code_version, resumes in (("0" * 32, True), ("1" * 32, False)):
-        checkpoints.save({"identity": {**identity, "training code": code_version}, "done": 3}, path)
+        rest = {"trainer": {}, "best": {}, "history": [], "seconds": 0.0}
+        theirs = {**identity, "training code": code_version}
+        checkpoints.save({"identity": theirs, "done": 3, **rest}, path)
         monkeypatch.setattr(train, "SAME_COMPUTATION", {"0" * 32: "an edit to a docstring"})
         events = []
         saved = train.resumable(path, identity, False, 10, "retrain", events.append)

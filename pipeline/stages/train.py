@@ -57,6 +57,7 @@ NOT_COMPUTING = {
 SAME_COMPUTATION = {
     "3d16056bb390ae5f621450d7f4989a63": "before fit learnt the patience rule (plateau.py)",
     "5d8215dcbf62a0f1804d0d85328eb37d": "before stages/ and plumbing/ (bench.same, issue 37)",
+    "1ab8ca2cd5f9830e8ad723fec4f88789": "before loaders checked what files hold (issue 41)",
 }
 
 
@@ -107,7 +108,8 @@ def resumable(
     if fresh:
         report({"event": "fresh", "why": "asked", "path": str(path)})
         return None
-    saved = checkpoints.load(path, f"delete it, or run `{command}`")
+    keys = ("identity", "done", "trainer", "best", "history", "seconds")
+    saved = checkpoints.load(path, f"delete it, or run `{command}`", "training checkpoint", keys)
     theirs = saved.get("identity", {})
     if theirs.get("training code") in SAME_COMPUTATION:
         theirs = {**theirs, "training code": identity["training code"]}
