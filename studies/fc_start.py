@@ -35,6 +35,7 @@ class Log:
     def __init__(self) -> None:
         self.rows: list[dict] = []
         self.row: dict = {}
+        self.real_loss = math.nan  # D's loss on the real minibatch of the current step
         self.first_bad: str | None = None
 
     def logits(self, module, inputs, output) -> None:

@@ -20,7 +20,6 @@ import argparse
 import hashlib
 import json
 import os
-import re
 import subprocess
 import sys
 import time
@@ -47,10 +46,11 @@ def child(steps: int) -> None:
     from pipeline.artifacts import load_processed
 
     torch.set_num_threads(1)
-    ds = P.load().dataset("mnist")
+    params = P.load()
+    ds = params.dataset("mnist")
     data = load_processed("mnist")
     train = torch.from_numpy(data.train[: steps * ds.train.batch_size])
-    trainer = Trainer(P.load(), ds, train, "cpu", data.image_shape, seed=0)
+    trainer = Trainer(params, ds, train, "cpu", data.image_shape, seed=0)
     tick = time.perf_counter()
     trainer.epoch(1)
     seconds = (time.perf_counter() - tick) / steps
@@ -99,9 +99,8 @@ def main() -> int:
     print(f"on {found['cpu']} ({', '.join(found['isa'])}), torch {found['torch']}")
     if args.out:
         write_csv(args.out, list(rows[0]), rows)
-        name = re.sub(r"[^a-z0-9]+", "-", found["cpu"].lower()).strip("-")
         meta = args.out.with_name(f"{args.out.stem}.json")
-        meta.write_text(json.dumps({"machine": found, "cpu_slug": name, "steps": args.steps}))
+        meta.write_text(json.dumps({"machine": found, "steps": args.steps}))
     return 0
 
 
