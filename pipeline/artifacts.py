@@ -113,8 +113,9 @@ def load_processed(dataset: str) -> Processed:
     return Processed(arrays)
 
 
-def save_samples(dataset: str, seed: int, samples: np.ndarray) -> None:
-    with atomic_path(Paths(dataset).seed_samples(seed)) as tmp, open(tmp, "wb") as f:
+def save_samples(path: Path, samples: np.ndarray) -> None:
+    """A seed's samples at `path` (in the sample stage's staged data/samples/<dataset>)."""
+    with open(path, "wb") as f:
         np.save(f, samples)
 
 

@@ -13,6 +13,7 @@ import typer
 
 from pipeline import params as P
 from pipeline.datasets import SECTIONS
+from pipeline.plumbing import files
 from pipeline.plumbing.errors import PipelineError
 
 app = typer.Typer(
@@ -38,7 +39,8 @@ def _stage(run: Callable, params: Path | None, dataset: str | None = None, **opt
             run(**options)
         else:
             p = P.load(params)
-            run(p, p.dataset(dataset), **options)
+            with files.checked_before_replacing(p.unchanged):
+                run(p, p.dataset(dataset), **options)
     except PipelineError as err:
         typer.echo(f"error: {err}", err=True)
         sys.exit(err.exit_code)

@@ -281,6 +281,21 @@ class Params:
     references: ReferencesSpec
     inception: InceptionSpec
     file: Path = Path("params.yaml")  # where they were read from
+    text: str = dataclasses.field(default="", repr=False)  # the file as it was read
+
+    def unchanged(self) -> None:
+        """Raise unless the file still holds what was read: a second `dvc exp run` in this
+        workspace writes its `-S` values there while the first still runs."""
+        try:
+            now = self.file.read_text()
+        except OSError:
+            now = None
+        if now != self.text:
+            raise ParamsError(
+                f"{self.file}: changed while this stage ran (a second `dvc exp run` in this "
+                "workspace?); no output was replaced. Run experiments side by side with "
+                "`dvc exp run --queue` then `dvc queue start`, or `dvc exp run --temp`"
+            )
 
     def dataset(self, name: str) -> DatasetParams:
         if name not in self.by_name:
@@ -659,7 +674,8 @@ def load(path: str | Path = "params.yaml", datasets: list[str] | None = None) ->
     overrides the file's list (benchmarks and tests read every section, TFD included)."""
     file = Path(path)
     try:
-        data = yaml.load(file.read_text(), Loader=_StrictLoader)  # noqa: S506 (a SafeLoader)
+        text = file.read_text()
+        data = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 (a SafeLoader)
     except FileNotFoundError:
         raise ParamsError(f"{file}: no such params file") from None
     except _DuplicateKey as err:
@@ -690,6 +706,7 @@ def load(path: str | Path = "params.yaml", datasets: list[str] | None = None) ->
         references=_references(r.sub("references")),
         inception=_inception(r.sub("inception")),
         file=file,
+        text=text,
     )
     r.check_unknown()
     return params

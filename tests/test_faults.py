@@ -13,6 +13,7 @@ import pickle
 import pty
 import re
 import select
+import shutil
 import signal
 import struct
 import subprocess
@@ -147,6 +148,21 @@ def workers_gone(work: Work) -> None:
                     time.sleep(0.05)
         finally:
             os.close(fd)
+
+
+@pytest.fixture
+def kept_checkpoints(work):
+    """The module's checkpoints as they were before the test (it trains other params)."""
+    saved = work.root.parent / f"{work.root.name}-checkpoints"
+    shutil.copytree(work.root / "checkpoints", saved)
+    yield
+    shutil.rmtree(work.root / "checkpoints")
+    saved.rename(work.root / "checkpoints")
+
+
+def slow_params(work: Work, name: str, lr: float) -> str:
+    """Other params (a fresh run) whose epochs take long enough to be caught mid-way."""
+    return work.write_params(name, lambda p: p["mnist"]["train"].update(lr=lr, batch_size=5))
 
 
 def run_until(work: Work, line: str, sig: int, *args: str) -> tuple[int, str]:
@@ -811,3 +827,59 @@ def test_a_seed_outside_the_list_names_the_params_file_given(work):
     result = work.cli("train", "mnist", "--params", other, "--seed", "7")
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
     assert result.stderr.startswith(f"error: {other}: 'mnist.seeds' is [0, 1]; --seed 7 is not")
+
+
+def test_a_train_that_cannot_write_one_output_replaces_none_and_names_it(work, kept_checkpoints):
+    """Its generators go to models/, its logs and record to metrics/datasets/<ds>/: with the
+    second read-only (as a full disk would also refuse), the first keeps the old run too."""
+    assert work.cli("train", "mnist").returncode == 0
+    other = work.write_params("lr-ro.yaml", lambda p: p["mnist"]["train"].update(lr=0.05))
+    watched = "models/mnist metrics/datasets/mnist"
+    before = sha256_listing(work, watched)
+    ro = "metrics/datasets/mnist"
+    result = in_mount_namespace(
+        work,
+        f"mount --bind {ro} {ro}; mount -o remount,bind,ro {ro}",
+        f"train --params {other}",
+        watched,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"error: {ro}/train: Read-only file system"
+    assert result.stdout.strip().endswith(before.strip())  # after the epochs' lines: the same
+
+
+def test_a_params_file_changed_while_train_runs_replaces_no_output(work, kept_checkpoints):
+    """What a second `dvc exp run` in the same workspace does to the first: it writes its `-S`
+    values into the params file the first is running from."""
+    assert work.cli("train", "mnist").returncode == 0
+    before = snapshot(work.root)
+    racing = slow_params(work, "racing.yaml", lr=0.05)
+    proc = work.start("train", "mnist", "--params", racing)
+    for line in proc.stdout:
+        if "starting fresh" in line:
+            break
+    Path(racing).write_text(Path(racing).read_text().replace("lr: 0.05", "lr: 0.06"))
+    _, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == 2
+    assert len(stderr.strip().splitlines()) == 1
+    assert stderr.strip().endswith(
+        f"{racing}: changed while this stage ran (a second `dvc exp run` in this workspace?); "
+        "no output was replaced. Run experiments side by side with `dvc exp run --queue` then "
+        "`dvc queue start`, or `dvc exp run --temp`"
+    )
+    assert snapshot(work.root) == before
+
+
+def test_a_params_change_stopped_before_its_first_save_keeps_the_old_resume_point(
+    work, kept_checkpoints
+):
+    assert work.cli("train", "mnist").returncode == 0
+    states = sorted((work.root / "checkpoints/mnist").glob("seed-*/state.pt"))
+    before = {path: path.read_bytes() for path in states}
+    mistaken = slow_params(work, "mistaken.yaml", lr=0.5)
+    status, _ = run_until(work, "starting fresh", signal.SIGINT, "--params", mistaken)
+    assert status == 130
+    result = work.cli("train", "mnist")
+    assert result.returncode == 0
+    assert result.stdout.count(f"resuming after epoch {EPOCHS} of {EPOCHS}") == len(states)
+    assert {path: path.read_bytes() for path in states} == before

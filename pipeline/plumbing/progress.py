@@ -40,18 +40,18 @@ def describe(event: dict) -> str:
     if kind == "resume":
         return f"{run}: resuming after epoch {event['done']} of {event['total']} ({event['path']})"
     if kind == "fresh":
-        why = event["why"]
+        why, kept = event["why"], "; the old run is kept until this one saves its first epoch"
         if why == "asked":
-            return f"{run}: starting fresh (--fresh); discarding {event['path']}"
+            return f"{run}: starting fresh (--fresh) over {event['path']}{kept}"
         if why == "beyond":
             return (
                 f"{run}: starting fresh: the checkpoint ({event['path']}) is at epoch "
-                f"{event['done']}, beyond this run's {event['total']}"
+                f"{event['done']}, beyond this run's {event['total']}{kept}"
             )
         changed = " and ".join(event["changed"])
         return (
             f"{run}: starting fresh: the {changed} differ from those of the checkpoint at "
-            f"epoch {event['done']} ({event['path']})"
+            f"epoch {event['done']} ({event['path']}){kept}"
         )
     return f"{run}: {kind}"
 

@@ -22,7 +22,7 @@ from pipeline.datasets.sources import MODULES
 from pipeline.params import ClassifierSpec, DatasetParams, Params, Split
 from pipeline.paths import Paths
 from pipeline.plumbing.errors import PipelineError
-from pipeline.plumbing.files import atomic_dir, write_text
+from pipeline.plumbing.files import outputs
 
 NONE = "none.txt"  # what the classifier folder holds for a section without labels
 
@@ -102,9 +102,10 @@ def run(params: Params, ds: DatasetParams) -> None:
         net = None
     else:
         net, record = fit(ds.classifier, labelled(ds), ds.name)
-    with atomic_dir(paths.classifier) as folder:
+    with outputs() as out:  # the net and its record replaced together, or none
+        folder = out.folder(paths.classifier)
         if net is None:
             (folder / NONE).write_text(record["note"] + "\n")
         else:
             classifier_nets.save(net, ds.classifier.net, folder / classifier_nets.FILE)
-    write_text(paths.classifier_record, json.dumps(record, indent=2) + "\n")
+        out.file(paths.classifier_record).write_text(json.dumps(record, indent=2) + "\n")

@@ -40,7 +40,7 @@ from pipeline.models import draw_samples, load_generator
 from pipeline.params import DatasetParams, Params
 from pipeline.parzen_protocol import BY_N_FIELDS, by_n
 from pipeline.paths import Paths, write_csv
-from pipeline.plumbing.files import atomic_dir, write_text
+from pipeline.plumbing.files import outputs
 
 MEMORISATION_KEYS = ("pixel_closer_than_held_out", "features_closer_than_held_out")
 SUMMARY_KEYS = (*registry.columns(), *MEMORISATION_KEYS)  # averaged over the surviving seeds
@@ -119,10 +119,11 @@ def run(params: Params, ds: DatasetParams) -> None:
         "reference": results["reference"],
         "seeds": seeds,
     }
-    with atomic_dir(paths.memorisation) as folder:
+    with outputs() as staged:  # all four replaced together, or none
+        folder = staged.folder(paths.memorisation)
         for name, rows in histograms.items():
             stem = name if name == "reference" else f"seed-{name}"
             write_csv(folder / f"{stem}.csv", list(rows[0]), rows)
-    write_csv(paths.classes, ["set", "class", "share"], class_rows)  # none without labels
-    write_csv(paths.parzen_by_n_gan, BY_N_FIELDS, n_rows)
-    write_text(paths.quality, json.dumps(out, indent=2) + "\n")
+        write_csv(staged.file(paths.classes), ["set", "class", "share"], class_rows)
+        write_csv(staged.file(paths.parzen_by_n_gan), BY_N_FIELDS, n_rows)
+        staged.file(paths.quality).write_text(json.dumps(out, indent=2) + "\n")

@@ -26,7 +26,7 @@ from pipeline.models import draw_samples, load_generator, sample_noise
 from pipeline.params import DatasetParams, Params
 from pipeline.paths import Paths
 from pipeline.plumbing.errors import PipelineError
-from pipeline.plumbing.files import atomic_path
+from pipeline.plumbing.files import Outputs, outputs
 
 ROWS, COLS = 4, 5  # Figure 2: 4 x 5 samples + 1 neighbour column
 INTERPOLATIONS, STEPS = 6, 10  # Figure 3
@@ -58,8 +58,7 @@ def save_png(path, image: np.ndarray, scale: int = 4) -> None:
     import matplotlib.image
 
     big = image.repeat(scale, 0).repeat(scale, 1).clip(0, 1)
-    with atomic_path(path) as tmp:
-        matplotlib.image.imsave(tmp, big, cmap="gray", vmin=0, vmax=1, format="png")
+    matplotlib.image.imsave(path, big, cmap="gray", vmin=0, vmax=1, format="png")
 
 
 @torch.no_grad()
@@ -74,14 +73,16 @@ def run(params: Params, ds: DatasetParams) -> None:
             f"params.yaml '{ds.name}.seeds' is {list(ds.seeds)}; {rerun('train', ds.name)}"
         )
     shown = shown_seed(run)
-    for seed in ds.seeds:
-        path = paths.seed_models(seed) / "generator_best.pt"
-        G = load_generator(path, ds.model, shape, rerun("train", ds.name))
-        rng = streams.generator(seed, "samples")
-        samples = draw_samples(G, ds.model, ds.parzen.samples, rng).numpy()
-        save_samples(ds.name, seed, samples)
-        if seed == shown:
-            draw_figures(G, samples, rng, train, shape, ds, paths)
+    with outputs() as out:  # the samples and both figures replaced together, or none
+        folder = out.folder(paths.samples)
+        for seed in ds.seeds:
+            path = paths.seed_models(seed) / "generator_best.pt"
+            G = load_generator(path, ds.model, shape, rerun("train", ds.name))
+            rng = streams.generator(seed, "samples")
+            samples = draw_samples(G, ds.model, ds.parzen.samples, rng).numpy()
+            save_samples(folder / paths.seed_samples(seed).name, samples)
+            if seed == shown:
+                draw_figures(G, samples, rng, train, shape, ds, paths, out)
 
 
 def draw_figures(
@@ -92,19 +93,20 @@ def draw_figures(
     shape: tuple[int, ...],
     ds: DatasetParams,
     paths: Paths,
+    out: Outputs,
 ) -> None:
-    """This dataset's Figure 2 panel and Figure 3 from one seed's G and samples; `rng` goes on
-    from the samples' draws."""
+    """This dataset's Figure 2 panel and Figure 3 from one seed's G and samples, staged in `out`;
+    `rng` goes on from the samples' draws."""
     display = SOURCES[ds.source].display
 
     shown = samples[: ROWS * COLS].reshape(ROWS, COLS, -1)
     neighbours = train[nearest(shown[:, -1], train)]
     panel = np.concatenate([shown, neighbours[:, None]], axis=1).reshape(ROWS * (COLS + 1), -1)
     panel = for_display(panel, display, scale=float(np.abs(shown).max()))
-    save_png(paths.figures / "figure2.png", grid(panel, ROWS, COLS + 1, shape))
+    save_png(out.file(paths.figures / "figure2.png"), grid(panel, ROWS, COLS + 1, shape))
 
     ends = sample_noise(ds.model, 2 * INTERPOLATIONS, rng, "cpu").view(INTERPOLATIONS, 2, -1)
     t = torch.linspace(0, 1, STEPS)[None, :, None]
     z = (1 - t) * ends[:, :1] + t * ends[:, 1:]
     figure3 = for_display(G(z.reshape(INTERPOLATIONS * STEPS, -1)).numpy(), display)
-    save_png(paths.figures / "figure3.png", grid(figure3, INTERPOLATIONS, STEPS, shape))
+    save_png(out.file(paths.figures / "figure3.png"), grid(figure3, INTERPOLATIONS, STEPS, shape))

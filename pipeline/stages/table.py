@@ -21,7 +21,7 @@ from pipeline.datasets import SECTIONS
 from pipeline.metrics import registry
 from pipeline.paths import BEYOND_CSV, BEYOND_MD, TABLE_CSV, TABLE_MD, Paths
 from pipeline.pending import older_results
-from pipeline.plumbing.files import atomic_path, write_text
+from pipeline.plumbing.files import outputs
 
 PUBLISHED = [  # model, MNIST, TFD (Table 1, Goodfellow et al., 2014)
     ("DBN", "138 ± 2", "1909 ± 66"),
@@ -219,10 +219,10 @@ BEYOND_TITLE = (
 
 def run() -> None:
     table1, beyond = build(), build_beyond()
-    for table, csv_path, md_path, text in (
-        (table1, TABLE_CSV, TABLE_MD, TABLE_TITLE + _footnoted(table1)),
-        (beyond, BEYOND_CSV, BEYOND_MD, BEYOND_TITLE + _markdown(beyond)),
-    ):
-        with atomic_path(csv_path) as tmp:
-            table.to_csv(tmp, index=False)
-        write_text(md_path, text)
+    with outputs() as out:  # the four files replaced together, or none
+        for table, csv_path, md_path, text in (
+            (table1, TABLE_CSV, TABLE_MD, TABLE_TITLE + _footnoted(table1)),
+            (beyond, BEYOND_CSV, BEYOND_MD, BEYOND_TITLE + _markdown(beyond)),
+        ):
+            table.to_csv(out.file(csv_path), index=False)
+            out.file(md_path).write_text(text)

@@ -8,10 +8,11 @@
 - Schedules: the number of epochs per phase is ``train.epochs`` (the paper's schedule) or
   ``train.cpu_epochs`` (reduced, same nets), see ``schedule`` in params.yaml.
 - Runs survive (docs/reliability.md): at the end of every epoch a run's whole state goes
-  atomically into checkpoints/<dataset>/seed-<n>/, which DVC neither tracks nor deletes. A rerun
+  atomically into checkpoints/<dataset>/seed-<n>/, which DVC caches but never deletes. A rerun
   with the same params, data and training code resumes there and ends bit-identical to an
-  uninterrupted run; anything else starts fresh and says why. A finished run resumes into a
-  longer last phase (more epochs), and a seed dropped from ``seeds`` and added back resumes.
+  uninterrupted run; anything else starts fresh and says why, keeping the old run aside until
+  its own first epoch is saved. A finished run resumes into a longer last phase (more epochs),
+  and a seed dropped from ``seeds`` and added back resumes.
 - Outputs (models/<dataset>/seed-<n>/, each seed's log in metrics/datasets/<dataset>/train/,
   the run record metrics/datasets/<dataset>/train.json) are replaced only when every seed has
   finished, so a failed or interrupted run leaves the previous ones as they were. Ctrl-C (or
@@ -35,9 +36,10 @@ from pipeline.params import DatasetParams, Params, as_dict
 from pipeline.paths import Paths
 from pipeline.plumbing import progress, supervise
 from pipeline.plumbing.errors import Interrupted, PipelineError
-from pipeline.plumbing.files import atomic_dir, md5sum, sweep, write_text
+from pipeline.plumbing.files import md5sum, outputs, sweep, write_text
 
 RESULT = "result.json"  # the seed's run, written when it ends (finished or collapsed)
+PREVIOUS = "previous-run"  # the run a fresh one replaces, until the new one's first save
 
 # Modules of adversarial.py's closure that never change what an epoch computes, so that a
 # checkpoint made before an edit to one of them is resumed after it; every other module of the
@@ -125,6 +127,29 @@ def resumable(
     return saved
 
 
+def set_aside(folder: Path) -> None:
+    """Before a fresh run: move the seed's old run into PREVIOUS, where it stays until the new run
+    has saved its first epoch (a mistaken params change stopped before then loses nothing)."""
+    (folder / PREVIOUS).mkdir(exist_ok=True)
+    for old in folder.iterdir():
+        if old.name != PREVIOUS:
+            old.rename(folder / PREVIOUS / old.name)
+    if not any((folder / PREVIOUS).iterdir()):
+        (folder / PREVIOUS).rmdir()
+
+
+def take_back(folder: Path) -> None:
+    """A fresh run stopped before its first save: what it wrote goes, the run before it is back."""
+    if not (folder / PREVIOUS).is_dir():
+        return
+    for new in folder.iterdir():
+        if new.name != PREVIOUS:
+            shutil.rmtree(new) if new.is_dir() else new.unlink()
+    for old in (folder / PREVIOUS).iterdir():
+        old.rename(folder / old.name)
+    (folder / PREVIOUS).rmdir()
+
+
 def train_seed(
     params: Params, ds: DatasetParams, seed: int, fresh: bool, report: progress.Report
 ) -> dict:
@@ -148,13 +173,19 @@ def train_seed(
         identity = fingerprint(meta, paths.processed, device)
         command = f"python -m pipeline train {ds.name} --seed {seed} --fresh"
         sweep(folder)  # what a kill left mid-write: the checkpoint before it is whole
+        take_back(folder)
         saved = resumable(folder / STATE, identity, fresh, sum(phases), command, named)
         if saved is None:
-            for old in folder.iterdir():
-                shutil.rmtree(old) if old.is_dir() else old.unlink()
-        named({"event": "start", "done": saved["done"] if saved else 0, "total": sum(phases)})
+            set_aside(folder)
+
+        def settled(event: dict) -> None:  # an epoch's event follows its checkpoint's save
+            if event["event"] == "epoch":
+                shutil.rmtree(folder / PREVIOUS, ignore_errors=True)
+            named(event)
+
+        settled({"event": "start", "done": saved["done"] if saved else 0, "total": sum(phases)})
         show = not supervise.in_worker()  # a bar over the steps on a terminal; workers: events
-        result = fit(trainer, phases, valid, meta, folder, identity, saved, named, show)
+        result = fit(trainer, phases, valid, meta, folder, identity, saved, settled, show)
         write_text(folder / RESULT, json.dumps(result, indent=2) + "\n")
     return result
 
@@ -272,17 +303,6 @@ def gather(
     paths = Paths(ds.name)
     phases = ds.train.schedule(params.resolved_schedule(device.type == "cuda"))
     results = {str(s): labelled(paths.seed_checkpoints(s), ds, phases) for s in ds.seeds}
-    with atomic_dir(paths.models) as models:
-        for s in ds.seeds:
-            (models / f"seed-{s}").mkdir()
-            for name in ("generator_best.pt", "generator_last.pt", "generator_pretrained.pt"):
-                if (paths.seed_checkpoints(s) / name).is_file():
-                    shutil.copyfile(paths.seed_checkpoints(s) / name, models / f"seed-{s}" / name)
-    with atomic_dir(paths.train_log) as log:
-        for s in ds.seeds:
-            shutil.copytree(
-                paths.seed_checkpoints(s) / "live" / "plots" / "metrics", log / f"seed-{s}"
-            )
     schedule = params.resolved_schedule(device.type == "cuda")
     if phases == ds.train.epochs:  # cpu_epochs may be the paper's
         schedule = "paper"
@@ -303,4 +323,16 @@ def gather(
         "train_seconds": sum(r["train_seconds"] for r in results.values()),
         "seeds": results,
     }
-    write_text(paths.train_record, json.dumps(record, indent=2) + "\n")
+    with outputs() as out:  # all three replaced together, or none
+        models = out.folder(paths.models)
+        for s in ds.seeds:
+            (models / f"seed-{s}").mkdir()
+            for name in ("generator_best.pt", "generator_last.pt", "generator_pretrained.pt"):
+                if (paths.seed_checkpoints(s) / name).is_file():
+                    shutil.copyfile(paths.seed_checkpoints(s) / name, models / f"seed-{s}" / name)
+        log = out.folder(paths.train_log)
+        for s in ds.seeds:
+            shutil.copytree(
+                paths.seed_checkpoints(s) / "live" / "plots" / "metrics", log / f"seed-{s}"
+            )
+        out.file(paths.train_record).write_text(json.dumps(record, indent=2) + "\n")
