@@ -18,6 +18,10 @@ it scored. Writes to `--out`:
 - seed-<s>-valid.tsv: the validation score of every epoch so far;
 - seed-<s>.json: the run (commit, params of the section, the machine: CPU, ISA, versions).
 
+`--report` trains nothing: it draws test_ll.png in `--out` (every seed's marks against
+log-epochs, both grids, the paper's 225 ± 2 and the training images' ceiling) and prints the
+marks as a Markdown table.
+
 `--keep E` keeps a copy of the checkpoint folder at mark E (checkpoints/mnist/seed-<s>-at-E/:
 the 300-epoch run Table 1 uses). `--commit REPO` commits `--out` in that git repository after
 each mark, so a lost machine loses at most one chunk of the story.
@@ -28,6 +32,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import math
 import shutil
 import subprocess
 import sys
@@ -41,7 +46,7 @@ from pipeline.artifacts import load_processed
 from pipeline.models import draw_samples, load_generator
 from pipeline.parzen_protocol import evaluate
 from pipeline.paths import Paths, write_csv
-from pipeline.plumbing.files import write_text
+from pipeline.plumbing.files import atomic_path, write_text
 
 FIELDS = [
     "epoch",
@@ -112,6 +117,72 @@ def commit(repo: Path, out: Path, message: str) -> None:
     )
 
 
+def paper_mnist() -> tuple[float, float]:
+    """The paper's adversarial-nets MNIST cell of Table 1, as stage `table` quotes it."""
+    from pipeline.stages.table import PUBLISHED
+
+    cell = dict((model, mnist) for model, mnist, _ in PUBLISHED)["Adversarial nets"]
+    mean, se = cell.split(" ± ")
+    return float(mean), float(se)
+
+
+def release_floor_epoch(train: P.TrainSpec, rows: int) -> int:
+    """The epoch in which the release's learning rate, lr / lr_decay^update, reaches lr_min."""
+    updates = math.log(train.lr / train.lr_min) / math.log(train.lr_decay)
+    return math.ceil(updates / (rows // train.batch_size))
+
+
+def report(out: Path, references: Path = Path("metrics/datasets/mnist/references.json")) -> str:
+    """Draw out/test_ll.png (each seed's test LL at every mark against log-epochs, both σ grids,
+    the paper's 225 ± 2 and the training images' ceiling) and return the marks as Markdown."""
+    import matplotlib
+    import matplotlib.ticker
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    paper, paper_se = paper_mnist()
+    ceiling = json.loads(references.read_text())["training_set"]["test_ll"]
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    ax.axhspan(paper - paper_se, paper + paper_se, color="tab:red", alpha=0.15, lw=0)
+    ax.axhline(paper, color="tab:red", lw=1, label=f"paper: {paper:.0f} ± {paper_se:.0f}")
+    ax.axhline(ceiling, color="k", lw=1, ls=":", label=f"training images as samples: {ceiling:.1f}")
+    lines = [
+        "| seed | epochs | best epoch | test LL ± SE (paper grid) | σ | fine grid | σ |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for table in sorted(out.glob("seed-*.csv"), key=lambda p: int(p.stem.split("-")[1])):
+        seed = table.stem.split("-")[1]
+        rows = read_rows(table)
+        x = [int(r["epoch"]) for r in rows]
+        y, se = ([float(r[k]) for r in rows] for k in ("test_ll", "test_se"))
+        shown = ax.errorbar(x, y, yerr=se, marker="o", ms=3, capsize=2, label=f"seed {seed}")
+        fine = [float(r["test_ll_fine"]) for r in rows]
+        ax.plot(x, fine, ls="--", color=shown[0].get_color(), lw=1)
+        for r in rows:
+            lines.append(
+                f"| {seed} | {r['epoch']} | {r['best_epoch']} | "
+                f"{float(r['test_ll']):.1f} ± {float(r['test_se']):.1f} | "
+                f"{float(r['sigma']):.3f} | {float(r['test_ll_fine']):.1f} ± "
+                f"{float(r['test_se_fine']):.1f} | {float(r['sigma_fine']):.3f} |"
+            )
+    floor = release_floor_epoch(P.load("params.yaml").dataset("mnist").train, 50_000)
+    ax.axvline(floor, color="0.5", lw=1, ls="-.", label=f"the release's lr floor: epoch {floor:,}")
+    ax.set_xscale("log")
+    ax.set_xlim(50, 8000)
+    ax.set_xticks([50, 100, 200, 300, 500, 1000, 2000, 3000, 5000, 8000])
+    ax.get_xaxis().set_major_formatter(matplotlib.ticker.ScalarFormatter())
+    ax.set_xlabel("epochs trained (log scale)")
+    ax.set_ylabel("test log-likelihood (nats)")
+    ax.set_title("MNIST: test score of the best generator so far (dashed: the fine σ grid)")
+    ax.legend(fontsize=8, loc="upper left", ncol=2)
+    fig.tight_layout()
+    with atomic_path(out / "test_ll.png") as tmp:
+        fig.savefig(tmp, dpi=100, format="png")
+    plt.close(fig)
+    return "\n".join(lines) + "\n"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         prog="python -m studies.long", description=__doc__.split("\n\n")[0]
@@ -122,7 +193,11 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=Path("metrics/studies/long-mnist"))
     parser.add_argument("--keep", type=int, nargs="*", default=[300], help="marks to copy")
     parser.add_argument("--commit", type=Path, help="a git repository to commit --out in")
+    parser.add_argument("--report", action="store_true", help="only draw and print the marks")
     args = parser.parse_args()
+    if args.report:
+        print(report(args.out), end="")
+        return 0
     table = args.out / f"seed-{args.seed}.csv"
     rows = read_rows(table)
     done = int(rows[-1]["epoch"]) if rows else 0

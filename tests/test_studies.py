@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from tests.conftest import write_run_record
+from tests.conftest import ROOT, write_run_record
 
 
 def write_log(folder, rows: list[tuple[float, float]]) -> None:
@@ -220,3 +220,52 @@ def test_the_long_run_scores_the_best_generator_so_far_at_every_mark_and_continu
     assert all(float(r["test_se"]) > 0 and float(r["sigma_fine"]) > 0 for r in rows)
     assert (tmp_path / "checkpoints/mnist/seed-1-at-2/state.pt").is_file()
     assert len((tmp_path / "out/seed-1-valid.tsv").read_text().splitlines()) == 1 + 6
+
+
+def test_the_long_run_report_draws_every_mark_against_the_paper_and_the_ceiling(
+    tmp_path, monkeypatch
+):
+    import csv
+    import json
+    import shutil
+
+    from studies import long
+
+    monkeypatch.chdir(tmp_path)
+    shutil.copyfile(ROOT / "params.yaml", "params.yaml")
+    references = tmp_path / "references.json"
+    references.write_text(json.dumps({"training_set": {"test_ll": 241.2}}))
+    out = tmp_path / "out"
+    out.mkdir()
+    for seed, scores in ((0, [164.7, 190.2]), (1, [152.6])):
+        with open(out / f"seed-{seed}.csv", "w") as f:
+            writer = csv.DictWriter(f, fieldnames=long.FIELDS)
+            writer.writeheader()
+            for mark, ll in zip((100, 200), scores, strict=False):
+                writer.writerow(
+                    {
+                        **dict.fromkeys(long.FIELDS, 0.2),
+                        "epoch": mark,
+                        "best_epoch": mark - 1,
+                        "test_ll": ll,
+                        "test_ll_fine": ll + 10,
+                    }
+                )
+    table = long.report(out, references)
+    assert (out / "test_ll.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert table.splitlines()[2:] == [
+        "| 0 | 100 | 99 | 164.7 ± 0.2 | 0.200 | 174.7 ± 0.2 | 0.200 |",
+        "| 0 | 200 | 199 | 190.2 ± 0.2 | 0.200 | 200.2 ± 0.2 | 0.200 |",
+        "| 1 | 100 | 99 | 152.6 ± 0.2 | 0.200 | 162.6 ± 0.2 | 0.200 |",
+    ]
+    assert long.paper_mnist() == (225.0, 2.0)
+
+
+def test_the_release_s_learning_rate_floors_in_epoch_5757_on_mnist():
+    """0.1 / 1.000004^u reaches 1e-6 after 2,878,237 updates; 500 updates an epoch."""
+    from pipeline import params as P
+    from studies import long
+
+    train = P.load(ROOT / "params.yaml").dataset("mnist").train
+    assert long.release_floor_epoch(train, 50_000) == 5757
+    assert 0.1 / 1.000004 ** (5756 * 500) > 1e-6 > 0.1 / 1.000004 ** (5757 * 500)
