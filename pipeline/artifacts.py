@@ -15,6 +15,7 @@ the stage that makes it again.
 
 from __future__ import annotations
 
+import io
 import json
 import zipfile
 from dataclasses import dataclass
@@ -25,7 +26,7 @@ import numpy as np
 from pipeline.datasets import SECTIONS
 from pipeline.paths import Paths
 from pipeline.plumbing.errors import PipelineError
-from pipeline.plumbing.files import atomic_path
+from pipeline.plumbing.files import atomic_path, put
 
 PROVENANCE = "provenance.json"  # in data/raw/<dataset>/
 
@@ -115,8 +116,9 @@ def load_processed(dataset: str) -> Processed:
 
 def save_samples(path: Path, samples: np.ndarray) -> None:
     """A seed's samples at `path` (in the sample stage's staged data/samples/<dataset>)."""
-    with open(path, "wb") as f:
-        np.save(f, samples)
+    buffer = io.BytesIO()
+    np.save(buffer, samples)
+    put(path, buffer.getvalue())
 
 
 def load_samples(dataset: str, seed: int) -> np.ndarray:

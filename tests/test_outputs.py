@@ -98,3 +98,19 @@ def test_a_failed_check_before_replacing_replaces_nothing(tmp_path):
     with outputs() as out:  # outside the block the check is gone
         stage_new(out, tmp_path)
     assert listing(tmp_path)["metrics/train.json"] == b'{"new": true}\n'
+
+
+def test_a_write_error_that_names_no_file_names_the_only_output(tmp_path):
+    """A full disk fails a write() with no file name; one output: that one."""
+    with pytest.raises(OSError) as caught, outputs() as out:
+        out.file(tmp_path / "parzen.json")
+        raise OSError(errno.ENOSPC, "No space left on device")
+    assert caught.value.filename == str(tmp_path / "parzen.json")
+
+
+def test_put_names_the_file_it_could_not_write(tmp_path):
+    with pytest.raises(OSError) as caught:
+        files.put(tmp_path / "no-such-folder" / "seed-0.csv", "sigma,valid_ll\n")
+    assert caught.value.filename == str(tmp_path / "no-such-folder" / "seed-0.csv")
+    files.put(tmp_path / "seed-0.npy", b"\x93NUMPY")
+    assert (tmp_path / "seed-0.npy").read_bytes() == b"\x93NUMPY"

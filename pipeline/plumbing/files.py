@@ -75,8 +75,15 @@ class Outputs:
 
         return self._stage(dest, make)
 
+    def text(self, dest: Path, text: str) -> None:
+        """Stage `text` as the output `dest`."""
+        put(self.file(dest), text)
+
     def named(self, err: OSError) -> OSError:
-        """`err` with a staged path in its message replaced by the output's own."""
+        """`err` with a staged path in its message replaced by the output's own (an error that
+        names no file, as a full disk's on write, is the only output's when there is one)."""
+        if err.filename is None and len(self.staged) == 1:
+            err = OSError(err.errno, err.strerror, str(next(iter(self.staged.values()))))
         where = str(err.filename or "")
         for dest, staged in self.staged.items():
             if where == str(staged) or where.startswith(f"{staged}/"):
@@ -116,6 +123,16 @@ class Outputs:
     def discard(self) -> None:
         for staged in self.staged.values():
             _remove(staged)
+
+
+def put(path: Path, data: str | bytes) -> None:
+    """Write `data` to `path` (a staged path: not atomic by itself); an OSError names `path`,
+    which a write error on a full disk would not."""
+    try:
+        with open(path, "w" if isinstance(data, str) else "wb") as f:
+            f.write(data)
+    except OSError as err:
+        raise OSError(err.errno, err.strerror, str(path)) from None
 
 
 def _remove(path: Path) -> None:
@@ -164,8 +181,8 @@ def atomic_path(path: Path) -> Iterator[Path]:
 
 
 def write_text(path: Path, text: str) -> None:
-    with atomic_path(path) as tmp:
-        tmp.write_text(text)
+    with outputs() as out:
+        out.text(path, text)
 
 
 @contextmanager

@@ -22,7 +22,7 @@ from pipeline.datasets.sources import MODULES
 from pipeline.params import ClassifierSpec, DatasetParams, Params, Split
 from pipeline.paths import Paths
 from pipeline.plumbing.errors import PipelineError
-from pipeline.plumbing.files import outputs
+from pipeline.plumbing.files import outputs, put
 
 NONE = "none.txt"  # what the classifier folder holds for a section without labels
 
@@ -105,7 +105,7 @@ def run(params: Params, ds: DatasetParams) -> None:
     with outputs() as out:  # the net and its record replaced together, or none
         folder = out.folder(paths.classifier)
         if net is None:
-            (folder / NONE).write_text(record["note"] + "\n")
+            put(folder / NONE, record["note"] + "\n")
         else:
             classifier_nets.save(net, ds.classifier.net, folder / classifier_nets.FILE)
-        out.file(paths.classifier_record).write_text(json.dumps(record, indent=2) + "\n")
+        out.text(paths.classifier_record, json.dumps(record, indent=2) + "\n")

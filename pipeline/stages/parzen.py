@@ -32,7 +32,7 @@ from pipeline.params import DatasetParams, Params
 from pipeline.parzen_protocol import evaluate
 from pipeline.parzen_window import sigmas
 from pipeline.paths import Paths
-from pipeline.plumbing.files import outputs
+from pipeline.plumbing.files import outputs, put
 
 
 def over_seeds(scores: dict[str, dict], alive: list[int]) -> dict:
@@ -61,7 +61,7 @@ def write_curve(path: Path, grid: np.ndarray, curves: list[np.ndarray]) -> None:
     for i, s in enumerate(grid):
         per_fold = "".join(f",{c[i]:.6f}" for c in curves) if folds > 1 else ""
         rows.append(f"{s:.6g},{mean_curve[i]:.6f}{per_fold}\n")
-    path.write_text(header + "\n" + "".join(rows))
+    put(path, header + "\n" + "".join(rows))
 
 
 def run(params: Params, ds: DatasetParams) -> None:
@@ -89,4 +89,4 @@ def run(params: Params, ds: DatasetParams) -> None:
         folder = out.folder(paths.parzen_curves)
         for seed, seed_curves in curves.items():
             write_curve(folder / f"seed-{seed}.csv", sigmas(ds.parzen), seed_curves)
-        out.file(paths.parzen).write_text(json.dumps(summary, indent=2) + "\n")
+        out.text(paths.parzen, json.dumps(summary, indent=2) + "\n")

@@ -126,4 +126,4 @@ def run(params: Params, ds: DatasetParams) -> None:
             write_csv(folder / f"{stem}.csv", list(rows[0]), rows)
         write_csv(staged.file(paths.classes), ["set", "class", "share"], class_rows)
         write_csv(staged.file(paths.parzen_by_n_gan), BY_N_FIELDS, n_rows)
-        staged.file(paths.quality).write_text(json.dumps(out, indent=2) + "\n")
+        staged.text(paths.quality, json.dumps(out, indent=2) + "\n")

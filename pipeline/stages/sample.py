@@ -15,6 +15,8 @@
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import torch
 
@@ -26,7 +28,7 @@ from pipeline.models import draw_samples, load_generator, sample_noise
 from pipeline.params import DatasetParams, Params
 from pipeline.paths import Paths
 from pipeline.plumbing.errors import PipelineError
-from pipeline.plumbing.files import Outputs, outputs
+from pipeline.plumbing.files import Outputs, outputs, put
 
 ROWS, COLS = 4, 5  # Figure 2: 4 x 5 samples + 1 neighbour column
 INTERPOLATIONS, STEPS = 6, 10  # Figure 3
@@ -58,7 +60,9 @@ def save_png(path, image: np.ndarray, scale: int = 4) -> None:
     import matplotlib.image
 
     big = image.repeat(scale, 0).repeat(scale, 1).clip(0, 1)
-    matplotlib.image.imsave(path, big, cmap="gray", vmin=0, vmax=1, format="png")
+    png = io.BytesIO()
+    matplotlib.image.imsave(png, big, cmap="gray", vmin=0, vmax=1, format="png")
+    put(path, png.getvalue())
 
 
 @torch.no_grad()

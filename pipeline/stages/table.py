@@ -224,5 +224,5 @@ def run() -> None:
             (table1, TABLE_CSV, TABLE_MD, TABLE_TITLE + _footnoted(table1)),
             (beyond, BEYOND_CSV, BEYOND_MD, BEYOND_TITLE + _markdown(beyond)),
         ):
-            table.to_csv(out.file(csv_path), index=False)
-            out.file(md_path).write_text(text)
+            out.text(csv_path, table.to_csv(index=False))
+            out.text(md_path, text)

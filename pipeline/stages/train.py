@@ -335,4 +335,4 @@ def gather(
             shutil.copytree(
                 paths.seed_checkpoints(s) / "live" / "plots" / "metrics", log / f"seed-{s}"
             )
-        out.file(paths.train_record).write_text(json.dumps(record, indent=2) + "\n")
+        out.text(paths.train_record, json.dumps(record, indent=2) + "\n")
