@@ -269,3 +269,25 @@ def test_the_release_s_learning_rate_floors_in_epoch_5757_on_mnist():
     train = P.load(ROOT / "params.yaml").dataset("mnist").train
     assert long.release_floor_epoch(train, 50_000) == 5757
     assert 0.1 / 1.000004 ** (5756 * 500) > 1e-6 > 0.1 / 1.000004 ** (5757 * 500)
+
+
+def test_the_jpeg_round_trip_keeps_smooth_images_and_removes_grain():
+    """The mirror's JPEG (quality 75, 4:2:0) smooths pixel-level colour noise, not gradients."""
+    import numpy as np
+
+    from studies.jpeg_cue import blur, jpeg_round_trip
+
+    shape = (3, 32, 32)
+    ramp = np.broadcast_to(np.linspace(-1, 1, 32, dtype=np.float32), (3, 32, 32)).reshape(1, -1)
+    grain = np.random.default_rng(0).standard_normal((1, 3 * 32 * 32)).astype(np.float32)
+    for images in (ramp, grain, 13 * grain + 5):
+        assert jpeg_round_trip(images, shape).shape == images.shape
+    smooth_error = np.abs(jpeg_round_trip(ramp, shape) - ramp).mean() / ramp.std()
+    grain_error = np.abs(jpeg_round_trip(grain, shape) - grain).mean() / grain.std()
+    assert smooth_error < 0.05 < 0.3 < grain_error
+    scaled = jpeg_round_trip(13 * grain + 5, shape)  # an image keeps its own scale and offset
+    assert abs(scaled.mean() - 5) < 0.5 and 6 < scaled.std() < 13
+    assert blur(grain, shape).std() < 0.7 * grain.std()
+    inside = (..., slice(2, 30))  # a linear ramp is its own blur away from the edges
+    smoothed = blur(ramp, shape).reshape(3, 32, 32)
+    assert np.allclose(smoothed[inside], ramp.reshape(3, 32, 32)[inside], atol=1e-5)

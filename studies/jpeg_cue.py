@@ -1,0 +1,138 @@
+"""Does D tell CIFAR-10's real images from G's by their JPEG smoothing? The mirror's CIFAR-10 is
+JPEG (quality 75, 4:2:0 chroma: mean abs. error 5.8/255), which smooths the colour detail that a
+fully connected G draws as grain. The fully connected run is trained as the pipeline trains it,
+and every `--every` steps D (without dropout, as Pylearn2 evaluates) scores held-out images:
+
+- real validation images as stored, and the same passed once more through the JPEG round trip;
+- G's samples as drawn, passed through the JPEG round trip, and blurred (Gaussian, σ 0.5 px).
+
+An image goes through JPEG as the mirror's went: GCN space is mapped to 0..255 per image by its
+own minimum and maximum, saved as JPEG by Pillow at quality 75 (the quantisation tables of the
+mirror's files), read back and mapped back (so each image keeps its own scale and offset). If D
+calls G's JPEG'd samples real where it calls the plain ones fake, the JPEG smoothing is a cue it
+uses; if the round trip changes little, it is not the reason D wins.
+
+    python -m studies.jpeg_cue [--steps 300] [--every 50] [--n 1000] [--seed 0]
+                               [--out metrics/studies/jpeg-cue/seed-0.csv]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from pipeline import params as P
+from pipeline.adversarial import Trainer
+from pipeline.artifacts import load_processed
+from pipeline.models import sample_noise
+from pipeline.paths import write_csv
+
+QUALITY = 75  # the mirror's files carry the standard tables at quality 75 (Pillow's default)
+SETS = ("real", "real_jpeg", "fake", "fake_jpeg", "fake_blur")
+
+
+def jpeg_round_trip(images: np.ndarray, shape: tuple[int, int, int]) -> np.ndarray:
+    """Images (N x C*H*W, channels first, any scale) through an 8-bit JPEG at QUALITY and back
+    to their own scale and offset: only the JPEG's loss of detail changes them."""
+    out = np.empty_like(images)
+    for i, x in enumerate(images):
+        low, high = float(x.min()), float(x.max())
+        span = high - low if high > low else 1.0
+        pixels = np.rint((x - low) / span * 255).clip(0, 255).astype(np.uint8)
+        buffer = io.BytesIO()
+        Image.fromarray(pixels.reshape(shape).transpose(1, 2, 0)).save(
+            buffer, "JPEG", quality=QUALITY
+        )
+        back = np.asarray(Image.open(buffer), dtype=np.float32).transpose(2, 0, 1).reshape(-1)
+        out[i] = back / 255 * span + low
+    return out
+
+
+def blur(images: np.ndarray, shape: tuple[int, int, int], sigma: float = 0.5) -> np.ndarray:
+    """A Gaussian blur of each channel (σ in pixels, 5x5 kernel, edges reflected)."""
+    r = torch.arange(-2, 3, dtype=torch.float32)
+    k1 = torch.exp(-(r**2) / (2 * sigma**2))
+    kernel = (k1[:, None] * k1[None, :] / k1.sum() ** 2).expand(shape[0], 1, 5, 5)
+    x = torch.from_numpy(images).view(-1, *shape)
+    smooth = F.conv2d(F.pad(x, (2, 2, 2, 2), mode="reflect"), kernel, groups=shape[0])
+    return smooth.reshape(len(images), -1).numpy()
+
+
+@torch.no_grad()
+def score(trainer: Trainer, real: np.ndarray, n: int, seed: int) -> dict[str, float]:
+    """D's accuracy (real called real, generated called generated) and mean logit on each set."""
+    shape = trainer.image_shape
+    rng = torch.Generator().manual_seed(seed)
+    fake = trainer.G.eval()(sample_noise(trainer.ds.model, n, rng, "cpu")).numpy()
+    trainer.G.train()
+    sets = {
+        "real": real,
+        "real_jpeg": jpeg_round_trip(real, shape),
+        "fake": fake,
+        "fake_jpeg": jpeg_round_trip(fake, shape),
+        "fake_blur": blur(fake, shape),
+    }
+    D = trainer.D.eval()
+    row = {}
+    for name, images in sets.items():
+        logit = D(torch.from_numpy(images)).float().view(-1)
+        said_real = (logit > 0).float().mean().item()
+        row[f"acc_{name}"] = said_real if name.startswith("real") else 1 - said_real
+        row[f"logit_{name}"] = logit.mean().item()
+    trainer.D.train()
+    return row
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m studies.jpeg_cue", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument("--dataset", default="cifar10_fc")
+    parser.add_argument("--steps", type=int, default=300)
+    parser.add_argument("--every", type=int, default=50)
+    parser.add_argument("--n", type=int, default=1000, help="images in each scored set")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args()
+    params = P.load()
+    ds = params.dataset(args.dataset)
+    data = load_processed(ds.name)
+    trainer = Trainer(params, ds, torch.from_numpy(data.train), "cpu", data.image_shape, args.seed)
+    real = data.valid(0)[: args.n]
+    rows = [{"step": 0, **score(trainer, real, args.n, args.seed)}]
+    done = 0
+    inner = trainer.opt_g.step
+
+    def g_step(grads, momentum) -> None:  # the epoch loop, scored after every `every` steps
+        nonlocal done
+        inner(grads, momentum)
+        done += 1
+        if done % args.every == 0:
+            rows.append({"step": done, **score(trainer, real, args.n, args.seed)})
+            print(" ".join(f"{k}={v:.3g}" for k, v in rows[-1].items()), flush=True)
+        if done >= args.steps:
+            trainer.stop = "the study's last step"
+
+    trainer.opt_g.step = g_step
+    try:
+        trainer.epoch(1)
+    except Exception as err:  # the trainer stops with Interrupted once asked
+        print(f"stopped after step {done}: {type(err).__name__}")
+    print("| step | " + " | ".join(f"D right on {name}" for name in SETS) + " |")
+    print("|---" * (len(SETS) + 1) + "|")
+    for row in rows:
+        print(f"| {row['step']} | " + " | ".join(f"{row[f'acc_{s}']:.3f}" for s in SETS) + " |")
+    if args.out:
+        write_csv(args.out, list(rows[0]), rows)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
