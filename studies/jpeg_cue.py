@@ -4,7 +4,9 @@ fully connected G draws as grain. The fully connected run is trained as the pipe
 and every `--every` steps D (without dropout, as Pylearn2 evaluates) scores held-out images:
 
 - real validation images as stored, and the same passed once more through the JPEG round trip;
-- G's samples as drawn, passed through the JPEG round trip, and blurred (Gaussian, σ 0.5 px).
+- G's samples as drawn, passed through the JPEG round trip, and blurred (Gaussian, σ 0.5 px);
+  and, to tell the JPEG's parts apart, through 8 bits alone, through a JPEG without chroma
+  subsampling (4:4:4), and through the 4:2:0 chroma subsampling alone (no DCT, no rounding).
 
 An image goes through JPEG as the mirror's went: GCN space is mapped to 0..255 per image by its
 own minimum and maximum, saved as JPEG by Pillow at quality 75 (the quantisation tables of the
@@ -35,24 +37,53 @@ from pipeline.models import sample_noise
 from pipeline.paths import write_csv
 
 QUALITY = 75  # the mirror's files carry the standard tables at quality 75 (Pillow's default)
-SETS = ("real", "real_jpeg", "fake", "fake_jpeg", "fake_blur")
+SETS = (
+    "real",
+    "real_jpeg",
+    "fake",
+    "fake_jpeg",
+    "fake_blur",
+    "fake_8bit",
+    "fake_jpeg_444",
+    "fake_chroma_420",
+)
 
 
-def jpeg_round_trip(images: np.ndarray, shape: tuple[int, int, int]) -> np.ndarray:
-    """Images (N x C*H*W, channels first, any scale) through an 8-bit JPEG at QUALITY and back
-    to their own scale and offset: only the JPEG's loss of detail changes them."""
+def jpeg_round_trip(
+    images: np.ndarray, shape: tuple[int, int, int], subsampling: int | None = 2
+) -> np.ndarray:
+    """Images (N x C*H*W, channels first, any scale) through 8 bits and a JPEG at QUALITY and
+    back to their own scale and offset: only the JPEG's loss of detail changes them.
+    `subsampling`: Pillow's chroma subsampling (2: 4:2:0 as the mirror's files, 0: 4:4:4);
+    None: 8 bits alone, no JPEG."""
     out = np.empty_like(images)
     for i, x in enumerate(images):
         low, high = float(x.min()), float(x.max())
         span = high - low if high > low else 1.0
         pixels = np.rint((x - low) / span * 255).clip(0, 255).astype(np.uint8)
-        buffer = io.BytesIO()
-        Image.fromarray(pixels.reshape(shape).transpose(1, 2, 0)).save(
-            buffer, "JPEG", quality=QUALITY
-        )
-        back = np.asarray(Image.open(buffer), dtype=np.float32).transpose(2, 0, 1).reshape(-1)
-        out[i] = back / 255 * span + low
+        if subsampling is not None:
+            buffer = io.BytesIO()
+            Image.fromarray(pixels.reshape(shape).transpose(1, 2, 0)).save(
+                buffer, "JPEG", quality=QUALITY, subsampling=subsampling
+            )
+            pixels = np.asarray(Image.open(buffer)).transpose(2, 0, 1).reshape(-1)
+        out[i] = pixels.astype(np.float32) / 255 * span + low
     return out
+
+
+def chroma_420(images: np.ndarray, shape: tuple[int, int, int]) -> np.ndarray:
+    """Each image's colour (JPEG's YCbCr, BT.601) averaged over 2x2 pixels and spread back, its
+    brightness untouched: the 4:2:0 subsampling alone, in floating point, no DCT."""
+    to_ycc = torch.tensor(
+        [[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]]
+    )
+    x = torch.from_numpy(images).view(-1, *shape)
+    ycc = torch.einsum("ij,njhw->nihw", to_ycc, x)
+    chroma = F.interpolate(F.avg_pool2d(ycc[:, 1:], 2), scale_factor=2, mode="nearest")
+    back = torch.einsum(
+        "ij,njhw->nihw", torch.linalg.inv(to_ycc), torch.cat([ycc[:, :1], chroma], 1)
+    )
+    return back.reshape(len(images), -1).numpy()
 
 
 def blur(images: np.ndarray, shape: tuple[int, int, int], sigma: float = 0.5) -> np.ndarray:
@@ -78,6 +109,9 @@ def score(trainer: Trainer, real: np.ndarray, n: int, seed: int) -> dict[str, fl
         "fake": fake,
         "fake_jpeg": jpeg_round_trip(fake, shape),
         "fake_blur": blur(fake, shape),
+        "fake_8bit": jpeg_round_trip(fake, shape, subsampling=None),
+        "fake_jpeg_444": jpeg_round_trip(fake, shape, subsampling=0),
+        "fake_chroma_420": chroma_420(fake, shape),
     }
     D = trainer.D.eval()
     row = {}

@@ -291,3 +291,26 @@ def test_the_jpeg_round_trip_keeps_smooth_images_and_removes_grain():
     inside = (..., slice(2, 30))  # a linear ramp is its own blur away from the edges
     smoothed = blur(ramp, shape).reshape(3, 32, 32)
     assert np.allclose(smoothed[inside], ramp.reshape(3, 32, 32)[inside], atol=1e-5)
+
+
+def test_chroma_subsampling_alone_keeps_brightness_and_averages_colour_over_2x2_pixels():
+    import numpy as np
+
+    from studies.jpeg_cue import chroma_420, jpeg_round_trip
+
+    shape = (3, 4, 4)
+    grey = np.random.default_rng(1).random((1, 1, 4, 4)).astype(np.float32)
+    grey_image = np.repeat(grey, 3, axis=1).reshape(1, -1)  # no colour: nothing to average
+    assert np.allclose(chroma_420(grey_image, shape), grey_image, atol=1e-5)
+    colour = np.random.default_rng(2).random((1, 48)).astype(np.float32)
+    out = chroma_420(colour, shape).reshape(3, 4, 4)
+    luma = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+    assert np.allclose(
+        np.einsum("c,chw->hw", luma, out),
+        np.einsum("c,chw->hw", luma, colour.reshape(3, 4, 4)),
+        atol=1e-5,
+    )
+    blue_minus_luma = out[2] - np.einsum("c,chw->hw", luma, out)
+    assert np.allclose(blue_minus_luma[0, 0], blue_minus_luma[1, 1], atol=1e-5)  # one 2x2 block
+    eight_bit = jpeg_round_trip(colour, shape, subsampling=None)
+    assert np.abs(eight_bit - colour).max() <= (colour.max() - colour.min()) / 510 + 1e-6
