@@ -14,8 +14,13 @@ mirror's files), read back and mapped back (so each image keeps its own scale an
 calls G's JPEG'd samples real where it calls the plain ones fake, the JPEG smoothing is a cue it
 uses; if the round trip changes little, it is not the reason D wins.
 
-    python -m studies.jpeg_cue [--steps 300] [--every 50] [--n 1000] [--seed 0]
+    python -m studies.jpeg_cue [--steps 300] [--every 50] [--n 1000] [--seed 0] [--g-chroma]
                                [--out metrics/studies/jpeg-cue/seed-0.csv]
+
+`--g-chroma` trains G with its output's colour subsampled 4:2:0, as the mirror stored the real
+images' (a fixed linear map after G's output layer): if D then loses its early lead, the JPEG
+colour cue is why it wins. Every mark also records the samples' spread (as `train` logs it,
+against the scored real images').
 """
 
 from __future__ import annotations
@@ -71,19 +76,25 @@ def jpeg_round_trip(
     return out
 
 
-def chroma_420(images: np.ndarray, shape: tuple[int, int, int]) -> np.ndarray:
+def chroma_420_tensor(x: torch.Tensor, shape: tuple[int, int, int]) -> torch.Tensor:
     """Each image's colour (JPEG's YCbCr, BT.601) averaged over 2x2 pixels and spread back, its
-    brightness untouched: the 4:2:0 subsampling alone, in floating point, no DCT."""
+    brightness untouched: the 4:2:0 subsampling alone, in floating point, no DCT (a linear map,
+    so gradients pass through it)."""
     to_ycc = torch.tensor(
-        [[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]]
+        [[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]],
+        dtype=x.dtype,
     )
-    x = torch.from_numpy(images).view(-1, *shape)
-    ycc = torch.einsum("ij,njhw->nihw", to_ycc, x)
+    ycc = torch.einsum("ij,njhw->nihw", to_ycc, x.reshape(-1, *shape))
     chroma = F.interpolate(F.avg_pool2d(ycc[:, 1:], 2), scale_factor=2, mode="nearest")
     back = torch.einsum(
         "ij,njhw->nihw", torch.linalg.inv(to_ycc), torch.cat([ycc[:, :1], chroma], 1)
     )
-    return back.reshape(len(images), -1).numpy()
+    return back.reshape(x.shape)
+
+
+def chroma_420(images: np.ndarray, shape: tuple[int, int, int]) -> np.ndarray:
+    """`chroma_420_tensor` on an array of images (N x C*H*W)."""
+    return chroma_420_tensor(torch.from_numpy(images), shape).numpy()
 
 
 def blur(images: np.ndarray, shape: tuple[int, int, int], sigma: float = 0.5) -> np.ndarray:
@@ -114,7 +125,7 @@ def score(trainer: Trainer, real: np.ndarray, n: int, seed: int) -> dict[str, fl
         "fake_chroma_420": chroma_420(fake, shape),
     }
     D = trainer.D.eval()
-    row = {}
+    row = {"spread": float(fake.std(0).mean() / real.std(0).mean())}
     for name, images in sets.items():
         logit = D(torch.from_numpy(images)).float().view(-1)
         said_real = (logit > 0).float().mean().item()
@@ -133,12 +144,20 @@ def main() -> int:
     parser.add_argument("--every", type=int, default=50)
     parser.add_argument("--n", type=int, default=1000, help="images in each scored set")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--g-chroma",
+        action="store_true",
+        help="train G with its output's colour subsampled 4:2:0, as the real images' is",
+    )
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     params = P.load()
     ds = params.dataset(args.dataset)
     data = load_processed(ds.name)
     trainer = Trainer(params, ds, torch.from_numpy(data.train), "cpu", data.image_shape, args.seed)
+    if args.g_chroma:  # G's samples leave it with the mirror's 4:2:0 colour resolution
+        shape = data.image_shape
+        trainer.G.register_forward_hook(lambda m, i, out: chroma_420_tensor(out, shape))
     real = data.valid(0)[: args.n]
     rows = [{"step": 0, **score(trainer, real, args.n, args.seed)}]
     done = 0
