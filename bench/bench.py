@@ -39,6 +39,7 @@ import torch
 
 from bench.kernels import record_step, replay_rate, sync, warmed_trainer
 from bench.naive import NaiveGAN
+from pipeline import machine
 from pipeline import params as P
 from pipeline import parzen_window as parzen
 from pipeline.adversarial import check_precision
@@ -101,6 +102,8 @@ def bench_net(
         achieved = rate / B * flops / 1e9
         fp32_rate = rate if precision == "fp32" else fp32_rate
         vs_fp32 = f"{rate / fp32_rate:.2f}x" if fp32_rate else "—"
+        if precision == "bf16" and machine.emulated_bf16(device):
+            precision = "bf16 (emulated: no hardware bf16)"
         print(
             f"| {name} ({kind}) | {precision} | {n_steps} | {rate:,.0f} | {achieved:.1f} |"
             f" {roofline:.1f} | {achieved / roofline:.2f}x | {naive_rate:,.0f} |"
@@ -216,7 +219,11 @@ def main() -> None:
     )
     p = P.load("params.yaml", datasets=list(NETS))
     threads = torch.get_num_threads()
-    print(f"torch {torch.__version__}, {device}, {threads} threads, cpu {cpu_flags()}\n")
+    here = machine.describe(device)
+    print(
+        f"{machine.in_words(here)}: {' '.join(here['isa'])}; torch {torch.__version__},"
+        f" {device}, {threads} threads\n"
+    )
     print(
         "| nets | precision | steps | images/s | GFLOP/s | roofline GFLOP/s | × roofline |"
         " naive fp32 images/s | × naive | × fp32 |"
@@ -231,16 +238,6 @@ def main() -> None:
         bench_parzen(d, args.sklearn_points, device, p.dataset("mnist").parzen)
     print()
     bench_overhead()
-
-
-def cpu_flags() -> str:
-    """The bf16-relevant CPU features (Linux), e.g. 'avx512_bf16' or 'amx_bf16'."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text().split("flags")[1].split("\n")[0].split()
-    except (OSError, IndexError):
-        return "unknown"
-    have = [f for f in ("avx512f", "avx512_bf16", "amx_bf16") if f in flags]
-    return "+".join(have) or "no AVX-512"
 
 
 if __name__ == "__main__":

@@ -28,6 +28,27 @@ def _cpuinfo() -> tuple[str, set[str]]:
     return name, set(flags.group(1).split()) if flags else set()
 
 
+def emulated_bf16(device: torch.device | str = "cpu") -> str | None:
+    """Why bf16 would be emulated here, or None: on a CPU without AVX512-BF16 or AMX, oneDNN runs
+    bfloat16 products with AVX-512 conversions, slower than fp32 (docs/speed.md)."""
+    model, flags = _cpuinfo()
+    if str(device).startswith("cuda") or flags & {"avx512_bf16", "amx_bf16"}:
+        return None
+    return (
+        f"{model} has no hardware bfloat16 (avx512_bf16 or amx_bf16): bf16 is emulated, "
+        "0.33-0.42x the speed of fp32 on an AVX-512 Xeon without it (docs/speed.md); "
+        "fp32 is faster here"
+    )
+
+
+def in_words(m: dict) -> str:
+    """A machine in a few words: "AMD EPYC (AVX512, bf16)", or the GPU's name."""
+    if "gpu" in m:
+        return m["gpu"]
+    extra = ", bf16" if "avx512_bf16" in m["isa"] else ""
+    return f"{m['cpu']} ({m['torch_cpu_capability']}{extra})"
+
+
 def describe(device: torch.device | str = "cpu") -> dict:
     """The CPU (or GPU) and the versions a run's numbers depend on."""
     model, flags = _cpuinfo()

@@ -190,3 +190,30 @@ def test_building_a_net_does_not_move_the_dropout_stream(tiny, data):
     before = torch.get_rng_state()
     trainer.start_phase()
     assert torch.equal(torch.get_rng_state(), before)
+
+
+def test_bf16_on_a_cpu_without_hardware_bf16_is_said_to_be_emulated(monkeypatch):
+    """oneDNN emulates bf16 with AVX-512 where the CPU lacks it: slower than fp32 (issue 40)."""
+    from pipeline import machine
+
+    xeon = ("Intel Xeon", {"avx2", "fma", "avx512f"})
+    monkeypatch.setattr(machine, "_cpuinfo", lambda: xeon)
+    why = machine.emulated_bf16("cpu")
+    assert why is not None and why.startswith("Intel Xeon has no hardware bfloat16")
+    assert "0.33-0.42x the speed of fp32" in why
+    assert machine.emulated_bf16("cuda") is None  # a GPU answers for itself (check_precision)
+    monkeypatch.setattr(machine, "_cpuinfo", lambda: ("AMD EPYC", {"avx512f", "avx512_bf16"}))
+    assert machine.emulated_bf16("cpu") is None
+    monkeypatch.setattr(machine, "_cpuinfo", lambda: ("Xeon 4th gen", {"amx_bf16"}))
+    assert machine.emulated_bf16("cpu") is None
+
+
+def test_a_machine_in_words_names_its_cpu_and_kernels():
+    from pipeline import machine
+
+    epyc = {"cpu": "AMD EPYC", "isa": ["avx512f", "avx512_bf16"], "torch_cpu_capability": "AVX512"}
+    assert machine.in_words(epyc) == "AMD EPYC (AVX512, bf16)"
+    assert machine.in_words({**epyc, "isa": ["avx2"], "torch_cpu_capability": "AVX2"}) == (
+        "AMD EPYC (AVX2)"
+    )
+    assert machine.in_words({**epyc, "gpu": "NVIDIA H100"}) == "NVIDIA H100"

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import torch
 
-from pipeline import checkpoints, code, cpus, stopping
+from pipeline import checkpoints, code, cpus, machine, stopping
 from pipeline.adversarial import STATE, Trainer, fit, pick_device
 from pipeline.artifacts import load_processed
 from pipeline.params import DatasetParams, Params, as_dict
@@ -261,6 +261,9 @@ def run(
     A failed or interrupted run leaves them as they were."""
     if threads is not None:
         torch.set_num_threads(threads)
+    slow = machine.emulated_bf16(pick_device(params.device)) if params.precision == "bf16" else None
+    if slow and not supervise.in_worker():  # said once, by the `train` the user started
+        print(f"warning: precision is bf16 in {params.file}, but {slow}", file=sys.stderr)
     if seed is not None:
         if seed not in ds.seeds:
             raise PipelineError(
