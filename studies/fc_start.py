@@ -27,6 +27,7 @@ from pipeline import params as P
 from pipeline.adversarial import Trainer
 from pipeline.artifacts import load_processed
 from pipeline.paths import write_csv
+from studies.steps import first_steps
 
 
 class Log:
@@ -95,23 +96,12 @@ def main() -> int:
     trainer.D.register_forward_hook(log.logits)
     log.watch(trainer.opt_d, trainer.D, "D")
     log.watch(trainer.opt_g, trainer.G, "G")
-    # one step per call: the epoch loop, stopped after each step by the trainer's own stop flag
-    done = 0
-    original = trainer.opt_g.step
 
-    def g_step(grads, momentum) -> None:
-        nonlocal done
-        original(grads, momentum)
-        done += 1
+    def logged(done: int) -> bool:  # one row per step, until the last or a non-finite one
         log.end_step(done)
-        if done >= args.steps or log.first_bad:
-            trainer.stop = "the study's last step"
+        return done >= args.steps or log.first_bad is not None
 
-    trainer.opt_g.step = g_step
-    try:
-        trainer.epoch(1)
-    except Exception as err:  # the trainer stops with Interrupted once asked
-        print(f"stopped after step {done}: {type(err).__name__}")
+    done = first_steps(trainer, logged)
     print(f"{ds.name}, {args.dtype}, G output irange {args.irange}, seed {args.seed}")
     print("| step | loss D | loss G | D logit, real | generated | largest |W| in G | in D |")
     print("|---|---|---|---|---|---|---|")

@@ -40,6 +40,7 @@ from pipeline.adversarial import Trainer
 from pipeline.artifacts import load_processed
 from pipeline.models import sample_noise
 from pipeline.paths import write_csv
+from studies.steps import first_steps
 
 QUALITY = 75  # the mirror's files carry the standard tables at quality 75 (Pillow's default)
 SETS = (
@@ -160,24 +161,14 @@ def main() -> int:
         trainer.G.register_forward_hook(lambda m, i, out: chroma_420_tensor(out, shape))
     real = data.valid(0)[: args.n]
     rows = [{"step": 0, **score(trainer, real, args.n, args.seed)}]
-    done = 0
-    inner = trainer.opt_g.step
 
-    def g_step(grads, momentum) -> None:  # the epoch loop, scored after every `every` steps
-        nonlocal done
-        inner(grads, momentum)
-        done += 1
+    def scored(done: int) -> bool:  # scored after every `every` steps
         if done % args.every == 0:
             rows.append({"step": done, **score(trainer, real, args.n, args.seed)})
             print(" ".join(f"{k}={v:.3g}" for k, v in rows[-1].items()), flush=True)
-        if done >= args.steps:
-            trainer.stop = "the study's last step"
+        return done >= args.steps
 
-    trainer.opt_g.step = g_step
-    try:
-        trainer.epoch(1)
-    except Exception as err:  # the trainer stops with Interrupted once asked
-        print(f"stopped after step {done}: {type(err).__name__}")
+    first_steps(trainer, scored)
     print("| step | " + " | ".join(f"D right on {name}" for name in SETS) + " |")
     print("|---" * (len(SETS) + 1) + "|")
     for row in rows:
