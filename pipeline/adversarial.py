@@ -28,10 +28,10 @@ vectors to norm <= c after each update.
 An epoch is one pass of the discriminator over the training set (N / batch D steps, N / (batch k)
 G steps). Every ``eval_every`` epochs the validation Parzen score (sigma cross-validated on the
 validation slice), and the samples' spread, are logged, and the generator with the best score
-is kept: model selection never sees the test set. A run that meets the collapse rule
-(collapse.py), or whose score has not improved for ``patience`` evaluations (plateau.py), stops
-there. Random numbers come from one independent stream per purpose
-(streams.py).
+is kept, one that does not look collapsed beating any that does (stopping.better): model
+selection never sees the test set. A run that meets the collapse rule, or whose score has not
+improved for ``patience`` evaluations (stopping.py), stops there. Random numbers come from one
+independent stream per purpose (streams.py).
 """
 
 from __future__ import annotations
@@ -319,7 +319,7 @@ def log_epoch(live, stats: dict, last: bool) -> None:
 
 
 def spread(images: Tensor) -> float:
-    """Mean over pixels of the standard deviation across `images` (collapse.py)."""
+    """Mean over pixels of the standard deviation across `images` (stopping.py)."""
     return float(images.float().std(0).mean())
 
 
@@ -375,7 +375,8 @@ def fit(
                 stats["valid_parzen"] = float(chosen.valid_ll.max())
                 stats["valid_sigma"] = chosen.sigma
                 stats["spread"] = spread(samples) / valid_spread
-                if phase == final and stats["valid_parzen"] > best["valid_ll"]:
+                best_stats = history[best["epoch"] - 1] if best["epoch"] else None
+                if phase == final and stopping.better(stats, best_stats, ds.train.collapse):
                     best = {"valid_ll": stats["valid_parzen"], "epoch": step, "sigma": chosen.sigma}
                     save_generator(trainer.G, {**meta, **best}, folder / "generator_best.pt")
             history.append(stats)

@@ -172,7 +172,7 @@ class ModelSpec:
 
 @dataclass(frozen=True)
 class CollapseSpec:
-    valid_parzen_below: float  # nats
+    valid_parzen_below: float | None  # nats; None: the spread alone decides (CIFAR-10)
     spread_below: float  # sample spread, relative to the validation images'
     epochs: int  # evaluated epochs in a row
     stop: bool  # stop a run at its first collapse
@@ -190,7 +190,7 @@ class TrainSpec:
     momentum_epochs: int  # epoch at which the final momentum is reached
     eval_every: int  # epochs between validation Parzen scores
     collapse: CollapseSpec | None  # when a run counts as collapsed and stops (None: never)
-    patience: int | None  # evaluations without a better score before a run stops (plateau.py)
+    patience: int | None  # evaluations without a better score before a run stops (stopping.py)
 
     def schedule(self, name: str) -> tuple[int, ...]:
         """Epochs per phase under schedule "paper" or "cpu"."""
@@ -550,7 +550,9 @@ def _discriminator(d: _Reader) -> DiscriminatorSpec:
 def _collapse(r: _Reader) -> CollapseSpec:
     """The `collapse` mapping of a train section (stopping.py); errors name the key."""
     spec = CollapseSpec(
-        valid_parzen_below=r.number("valid_parzen_below", low=-float("inf")),
+        valid_parzen_below=None
+        if r.is_null("valid_parzen_below")
+        else r.number("valid_parzen_below", low=-float("inf")),
         spread_below=r.number("spread_below"),
         epochs=r.integer("epochs"),
         stop=r.raw("stop"),

@@ -1,10 +1,10 @@
 """The stopping rules: when a run is collapsed (params ``<dataset>.train.collapse``) and when it
 has stopped improving (``<dataset>.train.patience``), and whether either stops it.
 
-Both decide only *when a run stops* and how it is labelled, never what an epoch computes, so this
-module is not part of the code a checkpoint must share with the run that resumes it
-(stages/train.NOT_COMPUTING): a run stopped by either resumes, under other rules, from where it
-stopped.
+Both decide only *when a run stops* and how it is labelled, never what an epoch computes, and so
+does the collapse rule's third use, model selection (``better``), so this module is not part of
+the code a checkpoint must share with the run that resumes it (stages/train.NOT_COMPUTING): a
+run stopped by either resumes, under other rules, from where it stopped.
 
 Collapse. The released MNIST recipe sometimes collapses in its first epochs (docs/results.md,
 "Seeds and collapse"): D wins outright, G's sigmoid outputs saturate, every sample looks alike
@@ -12,7 +12,8 @@ and the validation Parzen score falls by hundreds of nats. The rule: a run is co
 the first evaluated epoch e at which, for each of the last ``epochs`` evaluated epochs up to e,
 
 - the validation Parzen score (the one that selects the generator) is below
-  ``valid_parzen_below``, and
+  ``valid_parzen_below`` (null: not asked; on CIFAR-10 the score does not tell a collapsed run
+  from a learning one: docs/results.md), and
 - the samples' spread, the mean over pixels of their standard deviation across the samples
   divided by the same for the validation images (1: as varied as the data; 0: one image), is
   below ``spread_below``;
@@ -23,6 +24,13 @@ one seed of the study that collapsed, continued without a rule, came back 23 epo
 trained on normally. So ``stop`` (stop the run at its first collapse, saving hours) is off by
 default, and a seed counts as collapsed in the results when it is collapsed at the end of its
 run (or was stopped). Every collapsed stretch is recorded.
+
+Selection. The generator kept is the one with the best validation Parzen score (adversarial.fit),
+except that a generator which does not look collapsed at its epoch always beats one that does:
+on CIFAR-10 the score, whose cross-validated sigma sits at the grid's edge, rewards a blur near
+the mean over varied samples (docs/results.md), and without this the best epoch of a run that
+came back would still be one of its collapsed ones. Where no epoch looks collapsed, or every
+one does, the score alone decides, as before.
 
 Patience. The release ran until stopped by hand; its configs carry, commented out, Pylearn2's
 ``MonitorBased`` termination criterion on the validation objective with ``prop_decrease: 0``
@@ -35,6 +43,7 @@ may train.
 from __future__ import annotations
 
 import csv
+import math
 from pathlib import Path
 
 from pipeline.params import CollapseSpec
@@ -51,13 +60,32 @@ def spells(history: list[dict], spec: CollapseSpec | None) -> list[tuple[int, in
     for step, stats in enumerate(history, 1):
         if "valid_parzen" not in stats:
             continue
-        low = stats["valid_parzen"] < spec.valid_parzen_below
-        run = run + 1 if low and stats.get("spread", float("inf")) < spec.spread_below else 0
+        run = run + 1 if looks_collapsed(stats, spec) else 0
         if run == spec.epochs:
             found.append((step, step))
         elif run > spec.epochs:
             found[-1] = (found[-1][0], step)
     return found
+
+
+def looks_collapsed(stats: dict, spec: CollapseSpec | None) -> bool:
+    """Whether one evaluated epoch's stats meet the rule's signals: the spread below
+    ``spread_below`` and, where the rule asks, the score below ``valid_parzen_below``."""
+    if spec is None or "valid_parzen" not in stats:
+        return False
+    below = spec.valid_parzen_below
+    low = below is None or stats["valid_parzen"] < below
+    return low and stats.get("spread", float("inf")) < spec.spread_below
+
+
+def better(stats: dict, best: dict | None, spec: CollapseSpec | None) -> bool:
+    """Whether an evaluated epoch's generator (`stats`) replaces the best so far (`best`, that
+    epoch's stats; None: none yet): one that does not look collapsed beats one that does;
+    between like ones the higher validation score wins."""
+    theirs = best is not None and looks_collapsed(best, spec)
+    if best is not None and looks_collapsed(stats, spec) != theirs:
+        return theirs
+    return stats["valid_parzen"] > (best["valid_parzen"] if best else -math.inf)
 
 
 def collapsed(history: list[dict], spec: CollapseSpec | None) -> int | None:

@@ -1,18 +1,33 @@
 """Seeds as an axis: the collapse rule, Table 1's cell over seeds, the seed the figures show, and
 what a checkpoint must share with a run to be resumed by it."""
 
+import json
 import math
 
 import pytest
 
 from pipeline import checkpoints, code
 from pipeline.artifacts import shown_seed, survivors
+from pipeline.params import load as load_params
 from pipeline.stages import figures, train
 from pipeline.stages.parzen import over_seeds
 from pipeline.stages.table import _ours
-from pipeline.stopping import CollapseSpec, at_end, collapsed, plateaued, spells
+from pipeline.stopping import (
+    CollapseSpec,
+    at_end,
+    better,
+    collapsed,
+    looks_collapsed,
+    plateaued,
+    read_log,
+    spells,
+)
+from tests.conftest import ROOT
+
+SIGNALS = ("valid_parzen", "spread", "phase")
 
 RULE = CollapseSpec(valid_parzen_below=-150.0, spread_below=0.2, epochs=2, stop=True)
+SPREAD = CollapseSpec(valid_parzen_below=None, spread_below=0.3, epochs=3, stop=False)
 LABEL = CollapseSpec(valid_parzen_below=-150.0, spread_below=0.2, epochs=2, stop=False)
 
 
@@ -195,3 +210,39 @@ def test_the_training_code_is_the_trainer_s_closure_less_what_does_not_compute()
         "pipeline/streams.py",
         "pipeline/parzen_window.py",
     } <= closure - set(train.NOT_COMPUTING)
+
+
+def test_a_generator_that_looks_collapsed_is_never_kept_over_one_that_does_not():
+    """CIFAR-10's case: a blur near the mean outscores varied samples at sigma = 1."""
+    blur, varied = epoch(-4366.0, spread=0.04), epoch(-4600.0, spread=0.6)
+    assert looks_collapsed(blur, SPREAD) and not looks_collapsed(varied, SPREAD)
+    assert better(varied, blur, SPREAD) and not better(blur, varied, SPREAD)
+    assert better(blur, None, SPREAD)  # the first evaluated epoch is kept, whatever it looks like
+
+
+def test_between_like_generators_and_without_a_rule_the_validation_score_decides():
+    assert better(epoch(-120.0), epoch(-130.0), RULE)
+    assert not better(epoch(-130.0), epoch(-120.0), RULE)
+    blur, varied = epoch(-4366.0, spread=0.04), epoch(-4600.0, spread=0.6)
+    assert better(blur, varied, None) and not better(epoch(math.nan), None, RULE)
+
+
+def test_every_committed_run_kept_the_generator_the_selection_rule_picks_from_its_log():
+    """Replays adversarial.fit's selection over each committed seed's log (the last phase only)
+    and finds the best epoch its train.json records, for every section that has one."""
+    params = load_params(ROOT / "params.yaml")
+    checked = 0
+    for record in sorted((ROOT / "metrics/datasets").glob("*/train.json")):
+        section = record.parent.name
+        rule = params.dataset(section).train.collapse
+        for seed, result in json.loads(record.read_text())["seeds"].items():
+            log = read_log(record.parent / "train" / f"seed-{seed}", SIGNALS)
+            final = max(stats.get("phase", 0) for stats in log)
+            best = 0
+            for step, stats in enumerate(log, 1):
+                kept = log[best - 1] if best else None
+                if stats.get("phase", 0) == final and "valid_parzen" in stats:
+                    best = step if better(stats, kept, rule) else best
+            assert best == result["best_epoch"], (section, seed)
+            checked += 1
+    assert checked >= 8
