@@ -60,6 +60,7 @@ SAME_COMPUTATION = {
     "3d16056bb390ae5f621450d7f4989a63": "before fit learnt the patience rule (plateau.py)",
     "5d8215dcbf62a0f1804d0d85328eb37d": "before stages/ and plumbing/ (bench.same, issue 37)",
     "1ab8ca2cd5f9830e8ad723fec4f88789": "before loaders checked what files hold (issue 41)",
+    "68aaa1872f064e8306a4355c22499151": "before selection knew the collapse rule (issue 39)",
 }
 
 
