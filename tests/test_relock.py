@@ -44,6 +44,15 @@ def test_a_changed_command_or_data_dependency_is_not_carried(cmd, deps, message)
         carried(ENTRY, "parzen@mnist", cmd, deps)
 
 
+def test_a_new_param_is_recorded_at_its_value_and_a_changed_one_is_refused():
+    deps = ["pipeline/paths.py", "data/samples/mnist"]
+    now = {"params.yaml": {"mnist.seeds": [0, 1], "kernels": "eager"}}
+    new = carried(ENTRY, "parzen@mnist", ENTRY["cmd"], deps, now)
+    assert new["params"] == {"params.yaml": {"kernels": "eager", "mnist.seeds": [0, 1]}}
+    with pytest.raises(PipelineError, match=r"'mnist.seeds' = \[0, 1\], it is now \[0\]; rerun"):
+        carried(ENTRY, "parzen@mnist", ENTRY["cmd"], deps, {"params.yaml": {"mnist.seeds": [0]}})
+
+
 def test_the_lock_file_is_written_as_dvc_writes_it():
     text = "schema: '2.0'\nstages:\n  a:\n    cmd: x\n    params:\n      params.yaml:\n        n:\n"
     assert dump(yaml.safe_load(text)) == text

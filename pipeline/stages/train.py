@@ -87,6 +87,7 @@ def trajectory(params: Params, ds: DatasetParams, seed: int, phases: tuple[int, 
         "generator_loss": params.generator_loss,
         "seed": seed,
         "precision": params.precision,
+        "kernels": params.kernels,
         "earlier phases": list(phases[:-1]),
     }
 
@@ -116,6 +117,8 @@ def resumable(
     theirs = saved.get("identity", {})
     if theirs.get("training code") in SAME_COMPUTATION:
         theirs = {**theirs, "training code": identity["training code"]}
+    if "params" in theirs and "kernels" not in theirs["params"]:  # saved before `kernels`
+        theirs = {**theirs, "params": {**theirs["params"], "kernels": "eager"}}
     changed = [key for key, value in identity.items() if theirs.get(key) != value]
     where = {"path": str(path), "done": saved["done"], "total": total}
     if changed:
@@ -315,6 +318,7 @@ def gather(
         "update": params.update,
         "generator_loss": params.generator_loss,
         "precision": params.precision,
+        "kernels": params.kernels,
         "schedule": schedule,
         "phases": list(phases),
         "epochs": sum(phases),

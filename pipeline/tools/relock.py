@@ -6,8 +6,11 @@ commit message), `dvc commit` records the new code for a stage, but only where t
 outputs are in this machine's cache; a run that took days elsewhere is not. This rewrites the
 code entries of each named stage's ``deps`` in dvc.lock (the files under pipeline/ that
 dvc.yaml declares now, with their md5 and size) and keeps everything else of the entry: its
-params, its outputs' hashes, its data deps' hashes. It refuses, changing nothing, when a stage's
-command or its data deps differ from what dvc.lock records: those are not a code change.
+params, its outputs' hashes, its data deps' hashes. A param that dvc.yaml now declares and the
+entry lacks (a new knob, whose present value the same check showed to compute what the stage
+computed before) is recorded at that value. It refuses, changing nothing, when a stage's command,
+its data deps or a recorded param's value differ from what dvc.lock records: those are not a
+code change.
 """
 
 from __future__ import annotations
@@ -33,9 +36,12 @@ def _code_entry(path: str) -> dict:
     }
 
 
-def carried(entry: dict, name: str, cmd: str, deps: list[str]) -> dict:
+def carried(
+    entry: dict, name: str, cmd: str, deps: list[str], params: dict[str, dict] | None = None
+) -> dict:
     """`entry` (a stage's dvc.lock record) with its code deps replaced by `deps`' code files at
-    their present content; the rest kept."""
+    their present content, and the params (file -> key -> present value) it lacks added; the
+    rest kept."""
     if entry.get("cmd") != cmd:
         raise PipelineError(
             f"{LOCK}: '{name}' ran `{entry.get('cmd')}`, dvc.yaml now says `{cmd}`; rerun it"
@@ -48,7 +54,17 @@ def carried(entry: dict, name: str, cmd: str, deps: list[str]) -> dict:
             f"{LOCK}: '{name}' depends on {data_now}, its record on {data_then}; rerun it"
         )
     new = [_code_entry(p) if p.startswith(CODE) else old[p] for p in sorted(deps)]
-    return {**entry, "deps": new}  # sorted by path, as DVC writes them
+    recorded = entry.get("params", {})
+    for file, values in (params or {}).items():
+        then = recorded.get(file, {})
+        for key, value in values.items():
+            if key in then and then[key] != value:
+                raise PipelineError(
+                    f"{LOCK}: '{name}' ran with {file} '{key}' = {then[key]!r}, it is now "
+                    f"{value!r}; rerun it"
+                )
+        recorded = {**recorded, file: dict(sorted({**values, **then}.items()))}
+    return {**entry, "deps": new, "params": recorded} if params else {**entry, "deps": new}
 
 
 def dump(lock: dict) -> str:
@@ -75,6 +91,9 @@ def run(stages: list[str]) -> str:
     for name in stages:
         stage = defined[name]
         deps = [str(d.def_path) for d in stage.deps if not isinstance(d, ParamsDependency)]
-        lock["stages"][name] = carried(lock["stages"][name], name, stage.cmd, deps)
+        params = {
+            str(d.def_path): d.read_params() for d in stage.deps if isinstance(d, ParamsDependency)
+        }
+        lock["stages"][name] = carried(lock["stages"][name], name, stage.cmd, deps, params)
     write_text(LOCK, dump(lock))
     return f"{LOCK}: carried the code deps of {len(stages)} stages: {', '.join(stages)}"
