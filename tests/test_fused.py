@@ -122,3 +122,12 @@ def test_fused_kernels_refuse_what_they_have_none_for(tiny_all, change, section,
         PipelineError, match=f"'kernels' is 'fused', which has no kernels for {lacking}"
     ):
         Trainer(params, ds, torch.rand(ds.train.batch_size, 3072), "cpu", (3, 32, 32), 0)
+
+
+def test_a_fused_run_never_resumes_an_eager_checkpoint_and_eager_records_stay_as_they_were(tiny):
+    from pipeline.stages.train import trajectory
+
+    ds = tiny.dataset("mnist")
+    eager = trajectory(tiny, ds, 0, (2,))
+    fused_run = trajectory(dataclasses.replace(tiny, kernels="fused"), ds, 0, (2,))
+    assert "kernels" not in eager and fused_run == {**eager, "kernels": "fused"}

@@ -70,6 +70,12 @@ def training_code() -> str:
     return code.version("pipeline.adversarial", frozenset(NOT_COMPUTING))
 
 
+def unless_eager(params: Params) -> dict:
+    """`kernels` for a run's identity, generators and record, where it is not the eager step
+    every run before the param had: those stay byte for byte as they were."""
+    return {} if params.kernels == "eager" else {"kernels": params.kernels}
+
+
 def trajectory(params: Params, ds: DatasetParams, seed: int, phases: tuple[int, ...]) -> dict:
     """The params one seed's run depends on, epoch by epoch: its section less the seed list, the
     classifier that scores it, the stopping rules (collapse, patience: when to stop, not what
@@ -87,8 +93,8 @@ def trajectory(params: Params, ds: DatasetParams, seed: int, phases: tuple[int, 
         "generator_loss": params.generator_loss,
         "seed": seed,
         "precision": params.precision,
-        "kernels": params.kernels,
         "earlier phases": list(phases[:-1]),
+        **unless_eager(params),
     }
 
 
@@ -117,8 +123,6 @@ def resumable(
     theirs = saved.get("identity", {})
     if theirs.get("training code") in SAME_COMPUTATION:
         theirs = {**theirs, "training code": identity["training code"]}
-    if "params" in theirs and "kernels" not in theirs["params"]:  # saved before `kernels`
-        theirs = {**theirs, "params": {**theirs["params"], "kernels": "eager"}}
     changed = [key for key, value in identity.items() if theirs.get(key) != value]
     where = {"path": str(path), "done": saved["done"], "total": total}
     if changed:
@@ -318,7 +322,7 @@ def gather(
         "update": params.update,
         "generator_loss": params.generator_loss,
         "precision": params.precision,
-        "kernels": params.kernels,
+        **unless_eager(params),
         "schedule": schedule,
         "phases": list(phases),
         "epochs": sum(phases),
