@@ -131,3 +131,11 @@ def test_a_fused_run_never_resumes_an_eager_checkpoint_and_eager_records_stay_as
     eager = trajectory(tiny, ds, 0, (2,))
     fused_run = trajectory(dataclasses.replace(tiny, kernels="fused"), ds, 0, (2,))
     assert "kernels" not in eager and fused_run == {**eager, "kernels": "fused"}
+
+
+def test_the_dropout_mask_keeps_a_share_keep_of_units_scaled_by_1_over_keep():
+    torch.manual_seed(0)
+    mask = fused.dropout_mask(torch.empty(1000, 1000), 0.8)
+    assert set(mask.unique().tolist()) == {0.0, 1.25}
+    assert abs(float((mask > 0).float().mean()) - 0.8) < 0.002  # 5 SE of 1e6 draws
+    assert fused.dropout_mask(torch.empty(3, 3), 1.0) is None
