@@ -269,7 +269,8 @@ def run(
     A failed or interrupted run leaves them as they were."""
     if threads is not None:
         torch.set_num_threads(threads)
-    slow = machine.emulated_bf16(pick_device(params.device)) if params.precision == "bf16" else None
+    device = pick_device(params.device)
+    slow = machine.emulated_bf16(device) if params.precision == "bf16" else None
     if slow and not supervise.in_worker():  # said once, by the `train` the user started
         print(f"warning: precision is bf16 in {params.file}, but {slow}", file=sys.stderr)
     if seed is not None:
@@ -290,7 +291,6 @@ def run(
             bar.close()
         return
     paths = Paths(ds.name)
-    device = pick_device(params.device)
     workers, threads = share_cpu(len(ds.seeds), device)
     bar = progress.Progress(f"{ds.name}, {len(ds.seeds)} seeds")
     try:
