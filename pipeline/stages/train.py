@@ -61,6 +61,7 @@ SAME_COMPUTATION = {
     "5d8215dcbf62a0f1804d0d85328eb37d": "before stages/ and plumbing/ (bench.same, issue 37)",
     "1ab8ca2cd5f9830e8ad723fec4f88789": "before loaders checked what files hold (issue 41)",
     "68aaa1872f064e8306a4355c22499151": "before selection knew the collapse rule (issue 39)",
+    "0f5e65241d5cc5a80b3045ee9da5f791": "before kernels: fused (issue 40)",
 }
 
 

@@ -40,8 +40,7 @@ def carried(
     entry: dict, name: str, cmd: str, deps: list[str], params: dict[str, dict] | None = None
 ) -> dict:
     """`entry` (a stage's dvc.lock record) with its code deps replaced by `deps`' code files at
-    their present content, and the params (file -> key -> present value) it lacks added; the
-    rest kept."""
+    their present content, and `params` (file -> key -> value) it lacks added; the rest kept."""
     if entry.get("cmd") != cmd:
         raise PipelineError(
             f"{LOCK}: '{name}' ran `{entry.get('cmd')}`, dvc.yaml now says `{cmd}`; rerun it"
@@ -56,15 +55,21 @@ def carried(
     new = [_code_entry(p) if p.startswith(CODE) else old[p] for p in sorted(deps)]
     recorded = entry.get("params", {})
     for file, values in (params or {}).items():
-        then = recorded.get(file, {})
-        for key, value in values.items():
-            if key in then and then[key] != value:
-                raise PipelineError(
-                    f"{LOCK}: '{name}' ran with {file} '{key}' = {then[key]!r}, it is now "
-                    f"{value!r}; rerun it"
-                )
-        recorded = {**recorded, file: dict(sorted({**values, **then}.items()))}
+        recorded = {**recorded, file: dict(sorted({**values, **recorded.get(file, {})}.items()))}
     return {**entry, "deps": new, "params": recorded} if params else {**entry, "deps": new}
+
+
+def new_params(name: str, status: dict[str, dict[str, str]], present: dict[str, dict]) -> dict:
+    """The params DVC calls new in `status` (file -> key -> "new" | "modified" | "deleted", as
+    ParamsDependency.workspace_status gives it), at their `present` values; refuses when any
+    recorded param changed or went."""
+    for file, keys in status.items():
+        for key, what in keys.items():
+            if what != "new":
+                raise PipelineError(
+                    f"{LOCK}: '{name}' ran with {file} '{key}', now {what}; rerun it"
+                )
+    return {file: {key: present[file][key] for key in keys} for file, keys in status.items()}
 
 
 def dump(lock: dict) -> str:
@@ -91,9 +96,12 @@ def run(stages: list[str]) -> str:
     for name in stages:
         stage = defined[name]
         deps = [str(d.def_path) for d in stage.deps if not isinstance(d, ParamsDependency)]
-        params = {
-            str(d.def_path): d.read_params() for d in stage.deps if isinstance(d, ParamsDependency)
-        }
+        status, present = {}, {}
+        for d in stage.deps:
+            if isinstance(d, ParamsDependency):
+                status.update(d.workspace_status())
+                present[str(d.def_path)] = d.read_params()
+        params = new_params(name, status, present)
         lock["stages"][name] = carried(lock["stages"][name], name, stage.cmd, deps, params)
     write_text(LOCK, dump(lock))
     return f"{LOCK}: carried the code deps of {len(stages)} stages: {', '.join(stages)}"
