@@ -23,6 +23,7 @@
 Data: MNIST from data/processed/mnist.npz when `dvc repro` has built it, else uniform noise of the
 same shape (said in the output); the other nets train on noise (dense and conv kernels do not
 depend on the values). Usage: python -m bench [--steps N] [--device cpu|cuda] [--quick]
+[--nets mnist ...] [--training-only]; threads: torch's default, or OMP_NUM_THREADS
 """
 
 from __future__ import annotations
@@ -218,6 +219,10 @@ def main() -> None:
         help="test points for the scikit-learn Parzen comparison",
     )
     parser.add_argument("--quick", action="store_true", help="MNIST on --steps batches too")
+    parser.add_argument(
+        "--nets", nargs="+", default=list(NETS), choices=NETS, help="training rows for these only"
+    )
+    parser.add_argument("--training-only", action="store_true", help="skip Parzen and overhead")
     args = parser.parse_args()
     device = torch.device(
         ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
@@ -234,9 +239,11 @@ def main() -> None:
         " naive fp32 images/s | × naive | × fp32 |"
     )
     print("|---|---|---|---|---|---|---|---|---|---|")
-    for name in NETS:
+    for name in args.nets:
         steps = None if name == "mnist" and not args.quick else args.steps
         bench_net(p, name, steps, device, VARIANTS)
+    if args.training_only:
+        return
     print("\n| d | Parzen task | ours | scikit-learn exact | × faster | max abs diff (nats) |")
     print("|---|---|---|---|---|---|")
     for d in (784, 2304):
