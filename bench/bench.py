@@ -1,14 +1,15 @@
 """Benchmarks, measured side by side in one run on this machine; prints ratios, asserts nothing.
 
-1. Training, per dataset's nets and precision: images/s of one epoch (MNIST in full, the
-   8000-unit nets on `--steps` minibatches; best of two, ours and the naive loop in turn) and
+1. Training, per dataset's nets, precision and kernels (fp32 eager, fp32 fused, bf16): images/s
+   of one epoch (MNIST in full, the 8000-unit nets on `--steps` minibatches; best of two, ours
+   and the naive loop in turn) and
    achieved GFLOP/s (torch's FLOP counter over every matrix product and convolution of a step,
    forward and backward), against
    - the roofline: the same products, recorded from a real step (shapes, dtypes, layouts) and
      replayed back to back with nothing else (bench/kernels.py);
    - a straightforward implementation of the same nets and update (bench/naive.py: DataLoader,
      torch.optim.SGD per net, zero_grad/backward/step, .item() every step), in fp32;
-   - fp32, for bf16 rows.
+   - fp32 eager, for the other rows.
 2. Parzen: 10,000 test points against 10,000 samples at sigma 0.2 in 784 and 2304 dimensions,
    and the full cross-validation of the paper's 10 sigmas (1,000 validation points, then the
    10,000 test points at the chosen sigma), against scikit-learn's KernelDensity in its exact
@@ -22,6 +23,7 @@
 Data: MNIST from data/processed/mnist.npz when `dvc repro` has built it, else uniform noise of the
 same shape (said in the output); the other nets train on noise (dense and conv kernels do not
 depend on the values). Usage: python -m bench [--steps N] [--device cpu|cuda] [--quick]
+[--nets mnist ...] [--training-only]; threads: torch's default, or OMP_NUM_THREADS
 """
 
 from __future__ import annotations
@@ -42,13 +44,14 @@ from bench.naive import NaiveGAN
 from pipeline import machine
 from pipeline import params as P
 from pipeline import parzen_window as parzen
-from pipeline.adversarial import check_precision
+from pipeline.adversarial import check_kernels, check_precision
 from pipeline.artifacts import load_processed
 from pipeline.datasets import SOURCES
 from pipeline.paths import Paths
 from pipeline.plumbing.errors import PipelineError
 
 NETS = ("mnist", "lfw", "cifar10_fc", "cifar10_conv")
+VARIANTS = (("fp32", "eager"), ("fp32", "fused"), ("bf16", "eager"))  # (precision, kernels)
 
 
 def training_data(ds: P.DatasetParams, steps: int | None) -> tuple[torch.Tensor, str]:
@@ -71,8 +74,9 @@ def timed(fn, device):
 
 
 def bench_net(
-    p: P.Params, name: str, steps: int | None, device, precisions, repeats: int = 2
+    p: P.Params, name: str, steps: int | None, device, variants, repeats: int = 2
 ) -> None:
+    """One row per (precision, kernels) of `variants`; `× fp32` is against fp32 eager."""
     ds = p.dataset(name)
     shape = SOURCES[ds.source].image_shape
     data, kind = training_data(ds, steps)
@@ -80,18 +84,20 @@ def bench_net(
     n_steps = len(data) // B
     images = n_steps * B
     naive_rate, fp32_rate = 0.0, None
-    for precision in precisions:
-        q = dataclasses.replace(p, precision=precision)
+    for precision, kernels in variants:
+        q = dataclasses.replace(p, precision=precision, kernels=kernels)
+        label = precision if kernels == "eager" else f"{precision} {kernels}"
         try:
             check_precision(precision, device)
+            check_kernels(q, ds)
         except PipelineError as err:
-            print(f"| {name} | {precision} | skipped: {err} |")
+            print(f"| {name} | {label} | skipped: {err} |")
             continue
         trainer = warmed_trainer(q, ds, data, device, shape)
         rate = 0.0
         for _ in range(repeats):  # ours and the naive loop in turn, the best of each
             rate = max(rate, images / timed(lambda t=trainer: t.epoch(1), device)[0])
-            if precision == "fp32":
+            if (precision, kernels) == ("fp32", "eager"):
                 naive = NaiveGAN(ds, data, shape, device)
                 naive_rate = max(naive_rate, images / timed(naive.epoch, device)[0])
                 del naive
@@ -100,12 +106,12 @@ def bench_net(
         roofline = replay_rate(calls, flops, device)
         del calls
         achieved = rate / B * flops / 1e9
-        fp32_rate = rate if precision == "fp32" else fp32_rate
+        fp32_rate = rate if (precision, kernels) == ("fp32", "eager") else fp32_rate
         vs_fp32 = f"{rate / fp32_rate:.2f}x" if fp32_rate else "—"
         if precision == "bf16" and machine.emulated_bf16(device):
-            precision = "bf16 (emulated: no hardware bf16)"
+            label = f"{label} (emulated: no hardware bf16)"
         print(
-            f"| {name} ({kind}) | {precision} | {n_steps} | {rate:,.0f} | {achieved:.1f} |"
+            f"| {name} ({kind}) | {label} | {n_steps} | {rate:,.0f} | {achieved:.1f} |"
             f" {roofline:.1f} | {achieved / roofline:.2f}x | {naive_rate:,.0f} |"
             f" {rate / naive_rate:.2f}x | {vs_fp32} |",
             flush=True,
@@ -213,6 +219,10 @@ def main() -> None:
         help="test points for the scikit-learn Parzen comparison",
     )
     parser.add_argument("--quick", action="store_true", help="MNIST on --steps batches too")
+    parser.add_argument(
+        "--nets", nargs="+", default=list(NETS), choices=NETS, help="training rows for these only"
+    )
+    parser.add_argument("--training-only", action="store_true", help="skip Parzen and overhead")
     args = parser.parse_args()
     device = torch.device(
         ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
@@ -225,13 +235,15 @@ def main() -> None:
         f" {device}, {threads} threads\n"
     )
     print(
-        "| nets | precision | steps | images/s | GFLOP/s | roofline GFLOP/s | × roofline |"
+        "| nets | step | steps | images/s | GFLOP/s | roofline GFLOP/s | × roofline |"
         " naive fp32 images/s | × naive | × fp32 |"
     )
     print("|---|---|---|---|---|---|---|---|---|---|")
-    for name in NETS:
+    for name in args.nets:
         steps = None if name == "mnist" and not args.quick else args.steps
-        bench_net(p, name, steps, device, ("fp32", "bf16"))
+        bench_net(p, name, steps, device, VARIANTS)
+    if args.training_only:
+        return
     print("\n| d | Parzen task | ours | scikit-learn exact | × faster | max abs diff (nats) |")
     print("|---|---|---|---|---|---|")
     for d in (784, 2304):

@@ -3,7 +3,7 @@
 Self CPU time of every ATen operator, credited to the outermost call around it that is grouped,
 as matrix products and convolutions, the momentum update and max-norm, dropout masks, casts and
 copies (bf16 autocast), and element-wise work (activations, maxout, gradient sums). Usage:
-python -m bench.profile_step [--net mnist] [--precision fp32] [--steps 20]
+python -m bench.profile_step [--net mnist] [--precision fp32] [--kernels eager] [--steps 20]
 """
 
 from __future__ import annotations
@@ -56,9 +56,13 @@ def main() -> None:
         choices=["fp32", "bf16"],
         help="params.yaml precision to profile",
     )
+    parser.add_argument(
+        "--kernels", default="eager", choices=P.KERNELS, help="params.yaml kernels to profile"
+    )
     parser.add_argument("--steps", type=int, default=20, help="training steps profiled")
     args = parser.parse_args()
-    p = dataclasses.replace(P.load("params.yaml", datasets=[args.net]), precision=args.precision)
+    p = P.load("params.yaml", datasets=[args.net])
+    p = dataclasses.replace(p, precision=args.precision, kernels=args.kernels)
     ds = p.dataset(args.net)
     source = SOURCES[ds.source]
     data = torch.rand(args.steps * ds.train.batch_size, source.dim)
@@ -73,7 +77,8 @@ def main() -> None:
             totals[label] += event.self_cpu_time_total
             ops[label][op] += event.self_cpu_time_total
     total = sum(totals.values())
-    print(f"{args.net}, {args.precision}: {total / 1e3 / args.steps:.1f} ms per step (profiled)")
+    where = f"{args.net}, {args.precision}, {args.kernels}"
+    print(f"{where}: {total / 1e3 / args.steps:.1f} ms per step (profiled)")
     for label, us in sorted(totals.items(), key=lambda kv: -kv[1]):
         top = ", ".join(sorted(ops[label], key=ops[label].get, reverse=True)[:4])
         print(f"  {100 * us / total:5.1f} %  {label} ({top})")

@@ -1,6 +1,7 @@
 """Side-by-side check that a code change leaves every stage's outputs byte-identical.
 
     python -m bench.same [--base HEAD] [--datasets mnist lfw cifar10_fc cifar10_conv]
+                         [--new-param KEY ...]
 
 Runs preprocess, train, sample and parzen for each dataset, then figures and table, twice in two
 scratch directories: once with `pipeline/` as committed at `--base`, once with this work tree's.
@@ -32,12 +33,14 @@ IGNORED = {"epoch_seconds", "train_seconds", "code"}  # wall times; the version 
 DATASETS = [n for n in SECTIONS if n != "tfd"]  # TFD is licensed: not in data/raw here
 
 
-def setup(where: Path, code: Path, datasets: list[str]) -> None:
+def setup(where: Path, code: Path, datasets: list[str], unknown: list[str] = ()) -> None:
+    """A scratch repository running `code` on the small configuration, less the top-level
+    params `unknown` (knobs newer than that code)."""
     from tests.conftest import tiny_params_dict
 
     where.mkdir(parents=True)
     shutil.copytree(code, where / "pipeline")
-    params = tiny_params_dict(datasets)
+    params = {k: v for k, v in tiny_params_dict(datasets).items() if k not in unknown}
     (where / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     (where / "data").mkdir()
     (where / "data/raw").symlink_to(ROOT / "data/raw")
@@ -104,6 +107,14 @@ def main() -> int:
     parser.add_argument(
         "--datasets", nargs="+", default=DATASETS, choices=DATASETS, help="dataset sections to run"
     )
+    parser.add_argument(
+        "--new-param",
+        action="append",
+        default=[],
+        metavar="KEY",
+        help="a top-level param the base code does not know, left out of its params.yaml: its "
+        "value here must be the one that computes what the base did (e.g. kernels: eager)",
+    )
     args = parser.parse_args()
     for ds in args.datasets:
         if not (ROOT / "data/raw" / ds).is_dir():
@@ -111,7 +122,7 @@ def main() -> int:
     scratch = Path(tempfile.mkdtemp(prefix="gan-same-"))
     try:
         base, new = scratch / "base", scratch / "worktree"
-        setup(base, committed_code(args.base, scratch / "code"), args.datasets)
+        setup(base, committed_code(args.base, scratch / "code"), args.datasets, args.new_param)
         setup(new, ROOT / "pipeline", args.datasets)
         for where in (base, new):
             run(where, args.datasets)

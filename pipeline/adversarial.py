@@ -44,7 +44,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from pipeline import checkpoints, parzen_window, stopping, streams
+from pipeline import checkpoints, fused, parzen_window, stopping, streams
 from pipeline.models import (
     Discriminator,
     Generator,
@@ -147,6 +147,27 @@ def check_precision(precision: str, device: torch.device) -> None:
         )
 
 
+def check_kernels(params: Params, ds: DatasetParams) -> None:
+    """kernels: fused only where fused.py has them: a fully connected discriminator, the
+    simultaneous update, fp32."""
+    if params.kernels != "fused":
+        return
+    lacking = (
+        "the alternating update"
+        if params.update != "simultaneous"
+        else "bf16"
+        if params.precision != "fp32"
+        else f"{ds.name}'s convolutional discriminator"
+        if ds.model.discriminator.conv
+        else None
+    )
+    if lacking:
+        raise PipelineError(
+            f"{params.file}: 'kernels' is 'fused', which has no kernels for {lacking}; "
+            "expected 'eager'"
+        )
+
+
 def pick_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -163,6 +184,7 @@ class Trainer:
     ) -> None:
         self.params, self.ds, self.device = params, ds, torch.device(device)
         check_precision(params.precision, self.device)
+        check_kernels(params, ds)
         self.image_shape, self.seed = image_shape, seed
         seeds = streams.seeds(seed)  # one independent stream per purpose
         self.init = torch.Generator().manual_seed(seeds["init"])  # nets are built on the CPU
@@ -239,6 +261,7 @@ class Trainer:
         `show`: a bar with elapsed time and ETA on a terminal (nothing otherwise)."""
         k, update, loss_kind = self.params.k, self.params.update, self.params.generator_loss
         precision = self.params.precision
+        fused_kernels = self.params.kernels == "fused"
         m = momentum_at(epoch, self.ds.train)
         B = self.ds.train.batch_size
         n_batches = len(self.data) // B
@@ -260,25 +283,36 @@ class Trainer:
             with_g = self.d_steps % k == k - 1
             share = with_g and update == "simultaneous"
             z = self.noise(B)
-            with autocast(self.device, precision):
+            if fused_kernels:  # one D pass over [x; G(z)], its backward written out
                 with torch.set_grad_enabled(share):
                     fake = self.G(z)
-                real_logit = self.D(x).float()
-                fake_logit = self.D(fake if share else fake.detach()).float()
-            loss_d = discriminator_loss(real_logit, fake_logit)
-            grads_d = torch.autograd.grad(loss_d, D_params, retain_graph=share)
-            if share:  # same forward pass and minibatch; apply both updates together
-                loss_g = generator_loss(fake_logit, loss_kind)
-                grads_g = torch.autograd.grad(loss_g, G_params)
-                self.opt_d.step(grads_d, m)
-                self.opt_g.step(grads_g, m)
+                step = fused.discriminator_pass(self.D, x, fake, loss_kind if share else None)
+                real_logit, fake_logit = step.real_logit, step.fake_logit
+                loss_d = discriminator_loss(real_logit, fake_logit)
+                self.opt_d.step(step.grads, m)
+                if share:
+                    loss_g = generator_loss(fake_logit, loss_kind)
+                    self.opt_g.step(torch.autograd.grad(fake, G_params, step.to_fake), m)
             else:
-                self.opt_d.step(grads_d, m)
-                if with_g:  # alternating: fresh noise against the updated discriminator
-                    with autocast(self.device, precision):
-                        logit = self.D(self.G(self.noise(B))).float()
-                    loss_g = generator_loss(logit, loss_kind)
-                    self.opt_g.step(torch.autograd.grad(loss_g, G_params), m)
+                with autocast(self.device, precision):
+                    with torch.set_grad_enabled(share):
+                        fake = self.G(z)
+                    real_logit = self.D(x).float()
+                    fake_logit = self.D(fake if share else fake.detach()).float()
+                loss_d = discriminator_loss(real_logit, fake_logit)
+                grads_d = torch.autograd.grad(loss_d, D_params, retain_graph=share)
+                if share:  # same forward pass and minibatch; apply both updates together
+                    loss_g = generator_loss(fake_logit, loss_kind)
+                    grads_g = torch.autograd.grad(loss_g, G_params)
+                    self.opt_d.step(grads_d, m)
+                    self.opt_g.step(grads_g, m)
+                else:
+                    self.opt_d.step(grads_d, m)
+                    if with_g:  # alternating: fresh noise against the updated discriminator
+                        with autocast(self.device, precision):
+                            logit = self.D(self.G(self.noise(B))).float()
+                        loss_g = generator_loss(logit, loss_kind)
+                        self.opt_g.step(torch.autograd.grad(loss_g, G_params), m)
             self.d_steps += 1
             with torch.no_grad():
                 totals[0] += loss_d

@@ -31,6 +31,7 @@ DEVICES = ("auto", "cpu", "cuda")
 NOISES = ("uniform", "gaussian")
 SCHEDULES = ("auto", "paper", "cpu")
 PRECISIONS = ("fp32", "bf16")
+KERNELS = ("eager", "fused")
 CLASSIFIER_NETS = ("lenet", "convnet")
 STAGE_SECTIONS = ("quality", "references", "inception")  # top-level sections that are not datasets
 ACTIVATION_NAMES = ("relu", "sigmoid")
@@ -275,6 +276,7 @@ class Params:
     device: str
     schedule: str  # "paper" | "cpu" | "auto" (paper on CUDA, cpu otherwise)
     precision: str  # "fp32" (the paper's arithmetic) | "bf16" (autocast matmuls and convs)
+    kernels: str  # "eager" (the committed results' step) | "fused" (fused.py)
     datasets: tuple[str, ...]
     by_name: dict[str, DatasetParams]
     quality: QualitySpec
@@ -702,6 +704,7 @@ def load(path: str | Path = "params.yaml", datasets: list[str] | None = None) ->
         device=r.choice("device", DEVICES),
         schedule=r.choice("schedule", SCHEDULES),
         precision=r.choice("precision", PRECISIONS),
+        kernels=r.choice("kernels", KERNELS),
         datasets=tuple(names),
         by_name={n: _dataset(n, r.sub(n)) for n in sections},
         quality=_quality(r.sub("quality")),

@@ -112,10 +112,15 @@ BEYOND_CSV = Path("metrics") / "beyond.csv"
 FIGURE2 = Path("figures") / "figure2.png"  # all panels of Figure 2 (stage `figures`)
 
 
-def write_csv(path: Path, fields: list[str], rows: list[dict]) -> None:
-    """`rows` under the header `fields` (just the header when there are none), atomically."""
+def csv_text(fields: list[str], rows: list[dict]) -> str:
+    """`rows` under the header `fields` (just the header when there are none), as CSV text."""
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
-    write_text(path, out.getvalue())
+    return out.getvalue()
+
+
+def write_csv(path: Path, fields: list[str], rows: list[dict]) -> None:
+    """csv_text(fields, rows) to `path`, atomically."""
+    write_text(path, csv_text(fields, rows))

@@ -43,3 +43,16 @@ def test_the_straightforward_loop_trains_the_same_nets(tiny):
     naive.epoch()
     assert len(naive.history) == 3
     assert all(not torch.equal(a, b) for a, b in zip(before, naive.D.parameters(), strict=True))
+
+
+def test_the_stacked_seeds_do_the_products_of_that_many_pipeline_steps(tiny):
+    """bench.batched_seeds measures the same work: S seeds' products, batched."""
+    from bench.batched_seeds import Stacked
+
+    ds = tiny.dataset("mnist")
+    B = ds.train.batch_size
+    trainer = Trainer(tiny, ds, torch.rand(B, 784), "cpu", (28, 28), seed=0)
+    one, _ = record_step(lambda: trainer.epoch(1))
+    nets = Stacked(ds, 3)
+    three, _ = record_step(lambda: nets.step(torch.rand(3, B, 784), 0.1, 0.5))
+    assert three == 3 * one

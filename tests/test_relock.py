@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from pipeline.plumbing.errors import PipelineError
-from pipeline.tools.relock import carried, dump
+from pipeline.tools.relock import carried, dump, new_params
 from tests.test_structure import changed_code_or_params, checkout_copy, dvc_status
 
 ENTRY = {
@@ -42,6 +42,16 @@ def test_a_carried_entry_keeps_its_params_outputs_and_data_and_takes_the_code_as
 def test_a_changed_command_or_data_dependency_is_not_carried(cmd, deps, message):
     with pytest.raises(PipelineError, match=message.replace("[", r"\[")):
         carried(ENTRY, "parzen@mnist", cmd, deps)
+
+
+def test_a_new_param_is_recorded_at_its_value_and_a_changed_one_is_refused():
+    deps = ["pipeline/paths.py", "data/samples/mnist"]
+    present = {"params.yaml": {"mnist.seeds": [0, 1], "kernels": "eager"}}
+    added = new_params("parzen@mnist", {"params.yaml": {"kernels": "new"}}, present)
+    new = carried(ENTRY, "parzen@mnist", ENTRY["cmd"], deps, added)
+    assert new["params"] == {"params.yaml": {"kernels": "eager", "mnist.seeds": [0, 1]}}
+    with pytest.raises(PipelineError, match="'mnist.seeds', now modified; rerun it"):
+        new_params("parzen@mnist", {"params.yaml": {"mnist.seeds": "modified"}}, present)
 
 
 def test_the_lock_file_is_written_as_dvc_writes_it():

@@ -39,8 +39,8 @@ from pipeline.metrics import Samples, registry
 from pipeline.models import draw_samples, load_generator
 from pipeline.params import DatasetParams, Params
 from pipeline.parzen_protocol import BY_N_FIELDS, by_n
-from pipeline.paths import Paths, write_csv
-from pipeline.plumbing.files import outputs
+from pipeline.paths import Paths, csv_text
+from pipeline.plumbing.files import outputs, put
 
 MEMORISATION_KEYS = ("pixel_closer_than_held_out", "features_closer_than_held_out")
 SUMMARY_KEYS = (*registry.columns(), *MEMORISATION_KEYS)  # averaged over the surviving seeds
@@ -123,7 +123,7 @@ def run(params: Params, ds: DatasetParams) -> None:
         folder = staged.folder(paths.memorisation)
         for name, rows in histograms.items():
             stem = name if name == "reference" else f"seed-{name}"
-            write_csv(folder / f"{stem}.csv", list(rows[0]), rows)
-        write_csv(staged.file(paths.classes), ["set", "class", "share"], class_rows)
-        write_csv(staged.file(paths.parzen_by_n_gan), BY_N_FIELDS, n_rows)
+            put(folder / f"{stem}.csv", csv_text(list(rows[0]), rows))
+        staged.text(paths.classes, csv_text(["set", "class", "share"], class_rows))
+        staged.text(paths.parzen_by_n_gan, csv_text(BY_N_FIELDS, n_rows))
         staged.text(paths.quality, json.dumps(out, indent=2) + "\n")

@@ -61,6 +61,7 @@ SAME_COMPUTATION = {
     "5d8215dcbf62a0f1804d0d85328eb37d": "before stages/ and plumbing/ (bench.same, issue 37)",
     "1ab8ca2cd5f9830e8ad723fec4f88789": "before loaders checked what files hold (issue 41)",
     "68aaa1872f064e8306a4355c22499151": "before selection knew the collapse rule (issue 39)",
+    "0f5e65241d5cc5a80b3045ee9da5f791": "before kernels: fused (issue 40)",
 }
 
 
@@ -68,6 +69,12 @@ def training_code() -> str:
     """Version of the code that determines a run's numbers (code.version: docstrings, comments
     and layout aside); the run record names it."""
     return code.version("pipeline.adversarial", frozenset(NOT_COMPUTING))
+
+
+def unless_eager(params: Params) -> dict:
+    """`kernels` for a run's identity, generators and record, where it is not the eager step
+    every run before the param had: those stay byte for byte as they were."""
+    return {} if params.kernels == "eager" else {"kernels": params.kernels}
 
 
 def trajectory(params: Params, ds: DatasetParams, seed: int, phases: tuple[int, ...]) -> dict:
@@ -88,6 +95,7 @@ def trajectory(params: Params, ds: DatasetParams, seed: int, phases: tuple[int, 
         "seed": seed,
         "precision": params.precision,
         "earlier phases": list(phases[:-1]),
+        **unless_eager(params),
     }
 
 
@@ -262,7 +270,8 @@ def run(
     A failed or interrupted run leaves them as they were."""
     if threads is not None:
         torch.set_num_threads(threads)
-    slow = machine.emulated_bf16(pick_device(params.device)) if params.precision == "bf16" else None
+    device = pick_device(params.device)
+    slow = machine.emulated_bf16(device) if params.precision == "bf16" else None
     if slow and not supervise.in_worker():  # said once, by the `train` the user started
         print(f"warning: precision is bf16 in {params.file}, but {slow}", file=sys.stderr)
     if seed is not None:
@@ -283,7 +292,6 @@ def run(
             bar.close()
         return
     paths = Paths(ds.name)
-    device = pick_device(params.device)
     workers, threads = share_cpu(len(ds.seeds), device)
     bar = progress.Progress(f"{ds.name}, {len(ds.seeds)} seeds")
     try:
@@ -315,6 +323,7 @@ def gather(
         "update": params.update,
         "generator_loss": params.generator_loss,
         "precision": params.precision,
+        **unless_eager(params),
         "schedule": schedule,
         "phases": list(phases),
         "epochs": sum(phases),

@@ -6,8 +6,11 @@ commit message), `dvc commit` records the new code for a stage, but only where t
 outputs are in this machine's cache; a run that took days elsewhere is not. This rewrites the
 code entries of each named stage's ``deps`` in dvc.lock (the files under pipeline/ that
 dvc.yaml declares now, with their md5 and size) and keeps everything else of the entry: its
-params, its outputs' hashes, its data deps' hashes. It refuses, changing nothing, when a stage's
-command or its data deps differ from what dvc.lock records: those are not a code change.
+params, its outputs' hashes, its data deps' hashes. A param that dvc.yaml now declares and the
+entry lacks (a new knob, whose present value the same check showed to compute what the stage
+computed before) is recorded at that value. It refuses, changing nothing, when a stage's command,
+its data deps or a recorded param's value differ from what dvc.lock records: those are not a
+code change.
 """
 
 from __future__ import annotations
@@ -33,9 +36,11 @@ def _code_entry(path: str) -> dict:
     }
 
 
-def carried(entry: dict, name: str, cmd: str, deps: list[str]) -> dict:
+def carried(
+    entry: dict, name: str, cmd: str, deps: list[str], params: dict[str, dict] | None = None
+) -> dict:
     """`entry` (a stage's dvc.lock record) with its code deps replaced by `deps`' code files at
-    their present content; the rest kept."""
+    their present content, and `params` (file -> key -> value) it lacks added; the rest kept."""
     if entry.get("cmd") != cmd:
         raise PipelineError(
             f"{LOCK}: '{name}' ran `{entry.get('cmd')}`, dvc.yaml now says `{cmd}`; rerun it"
@@ -48,7 +53,23 @@ def carried(entry: dict, name: str, cmd: str, deps: list[str]) -> dict:
             f"{LOCK}: '{name}' depends on {data_now}, its record on {data_then}; rerun it"
         )
     new = [_code_entry(p) if p.startswith(CODE) else old[p] for p in sorted(deps)]
-    return {**entry, "deps": new}  # sorted by path, as DVC writes them
+    recorded = entry.get("params", {})
+    for file, values in (params or {}).items():
+        recorded = {**recorded, file: dict(sorted({**values, **recorded.get(file, {})}.items()))}
+    return {**entry, "deps": new, "params": recorded} if params else {**entry, "deps": new}
+
+
+def new_params(name: str, status: dict[str, dict[str, str]], present: dict[str, dict]) -> dict:
+    """The params DVC calls new in `status` (file -> key -> "new" | "modified" | "deleted", as
+    ParamsDependency.workspace_status gives it), at their `present` values; refuses when any
+    recorded param changed or went."""
+    for file, keys in status.items():
+        for key, what in keys.items():
+            if what != "new":
+                raise PipelineError(
+                    f"{LOCK}: '{name}' ran with {file} '{key}', now {what}; rerun it"
+                )
+    return {file: {key: present[file][key] for key in keys} for file, keys in status.items()}
 
 
 def dump(lock: dict) -> str:
@@ -75,6 +96,12 @@ def run(stages: list[str]) -> str:
     for name in stages:
         stage = defined[name]
         deps = [str(d.def_path) for d in stage.deps if not isinstance(d, ParamsDependency)]
-        lock["stages"][name] = carried(lock["stages"][name], name, stage.cmd, deps)
+        status, present = {}, {}
+        for d in stage.deps:
+            if isinstance(d, ParamsDependency):
+                status.update(d.workspace_status())
+                present[str(d.def_path)] = d.read_params()
+        params = new_params(name, status, present)
+        lock["stages"][name] = carried(lock["stages"][name], name, stage.cmd, deps, params)
     write_text(LOCK, dump(lock))
     return f"{LOCK}: carried the code deps of {len(stages)} stages: {', '.join(stages)}"
