@@ -232,7 +232,7 @@ def main() -> None:
     here = machine.describe(device)
     print(
         f"{machine.in_words(here)}: {' '.join(here['isa'])}; torch {torch.__version__},"
-        f" {device}, {threads} threads\n"
+        f" {device}, {threads} thread{'s' * (threads != 1)}\n"
     )
     print(
         "| nets | step | steps | images/s | GFLOP/s | roofline GFLOP/s | × roofline |"
