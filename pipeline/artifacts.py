@@ -166,6 +166,12 @@ def read_run(dataset: str) -> dict:
     return read_json(Paths(dataset).train_record, f"train@{dataset}", RUN_KEYS)
 
 
+def arithmetic(run: dict) -> str:
+    """A run record's arithmetic for a caption: its precision, and "fused kernels" where it used
+    them (a record without `kernels` ran the eager step)."""
+    return run["precision"] + (", fused kernels" if run.get("kernels") == "fused" else "")
+
+
 def survivors(run: dict) -> list[int]:
     """The seeds of a run record that did not collapse, in params order."""
     return [int(s) for s, r in run["seeds"].items() if not r["collapsed"]]

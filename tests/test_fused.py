@@ -139,3 +139,10 @@ def test_the_dropout_mask_keeps_a_share_keep_of_units_scaled_by_1_over_keep():
     assert set(mask.unique().tolist()) == {0.0, 1.25}
     assert abs(float((mask > 0).float().mean()) - 0.8) < 0.002  # 5 SE of 1e6 draws
     assert fused.dropout_mask(torch.empty(3, 3), 1.0) is None
+
+
+def test_captions_and_table_notes_say_fused_kernels_only_where_a_run_used_them():
+    from pipeline.artifacts import arithmetic
+
+    assert arithmetic({"precision": "fp32"}) == "fp32"  # records from before `kernels`: eager
+    assert arithmetic({"precision": "fp32", "kernels": "fused"}) == "fp32, fused kernels"

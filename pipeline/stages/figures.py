@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import textwrap
 
-from pipeline.artifacts import read_parzen, read_run, scored, shown_seed
+from pipeline.artifacts import arithmetic, read_parzen, read_run, scored, shown_seed
 from pipeline.datasets import SECTIONS
 from pipeline.paths import FIGURE2, Paths
 from pipeline.pending import older_results
@@ -39,7 +39,7 @@ def caption(name: str) -> str:
     lines = [
         f"{run['schedule']} schedule, epoch {this['best_epoch']} of {this['epochs_run']}{stop}",
         f"{this['train_seconds'] / 3600:.1f} h of training ({run['device']}, {threads})",
-        f"seed {seed}{alive}, k = {run['k']}, {run['update']} update, {run['precision']}",
+        f"seed {seed}{alive}, k = {run['k']}, {run['update']} update, {arithmetic(run)}",
         score.get("note", ""),
         score.get("deviation", ""),
     ]
