@@ -5,7 +5,8 @@ read these settings when they load):
 
 - ATen's vectorised element-wise kernels: ``ATEN_CPU_CAPABILITY=avx2``;
 - oneDNN: ``ONEDNN_MAX_CPU_ISA=AVX2``;
-- MKL's matrix products: ``MKL_CBWR=AVX2,STRICT`` (conditional numerical reproducibility).
+- MKL's matrix products: ``MKL_ENABLE_INSTRUCTIONS=AVX2`` (the newest instructions MKL may
+  dispatch to), and ``MKL_CBWR=AVX2,STRICT`` (conditional numerical reproducibility).
 
     python -m studies.isa [--steps 100] [--out metrics/studies/isa/<cpu>.csv]
 
@@ -28,6 +29,9 @@ from pathlib import Path
 CAPS = {
     "default": {},
     "aten avx2": {"ATEN_CPU_CAPABILITY": "avx2"},
+    "mkl avx2": {"MKL_ENABLE_INSTRUCTIONS": "AVX2"},
+    "mkl cbwr": {"MKL_CBWR": "AVX2,STRICT"},
+    "onednn avx2": {"ONEDNN_MAX_CPU_ISA": "AVX2"},
     "all avx2": {
         "ATEN_CPU_CAPABILITY": "avx2",
         "ONEDNN_MAX_CPU_ISA": "AVX2",
@@ -92,7 +96,7 @@ def main() -> int:
         result = json.loads(done.stdout.strip().splitlines()[-1])
         rows.append({"setting": name, **result})
         print(
-            f"{name:10} {result['sha256'][:16]}  {1000 * result['seconds_per_step']:.1f} ms a step"
+            f"{name:11} {result['sha256'][:16]}  {1000 * result['seconds_per_step']:.1f} ms a step"
             f"  (ATen: {result['torch_cpu_capability']})"
         )
     found = machine.describe()
