@@ -89,6 +89,7 @@ def main() -> int:
     from pipeline.paths import write_csv
 
     rows = []
+    width = max(map(len, CAPS))
     for name, caps in CAPS.items():
         command = [sys.executable, "-m", "studies.isa", "--child", "--steps", str(args.steps)]
         env = {**os.environ, **caps}
@@ -96,7 +97,8 @@ def main() -> int:
         result = json.loads(done.stdout.strip().splitlines()[-1])
         rows.append({"setting": name, **result})
         print(
-            f"{name:11} {result['sha256'][:16]}  {1000 * result['seconds_per_step']:.1f} ms a step"
+            f"{name:{width}} {result['sha256'][:16]}  "
+            f"{1000 * result['seconds_per_step']:.1f} ms a step"
             f"  (ATen: {result['torch_cpu_capability']})"
         )
     found = machine.describe()
