@@ -67,10 +67,10 @@ def main() -> None:
             epoch, shown = 10_000 * per_image, "10,000 (per)"
         else:
             epoch, shown = rows // ds.train.batch_size * step, f"{rows:,}"
-        hours = {s: sum(ds.train.schedule(s)) * epoch / 3600 for s in ("paper", "cpu")}
+        hours = {s: sum(ds.train.schedule(s)) * epoch / 3600 for s in ("release", "cpu")}
         print(
             f"| {name} | {ds.train.batch_size} | {step:.3f} | {1 / per_image:.0f} | {shown} |"
-            f" {epoch:.0f} | {sum(ds.train.epochs)} ep = {hours['paper']:.1f} h |"
+            f" {epoch:.0f} | {sum(ds.train.epochs)} ep = {hours['release']:.1f} h |"
             f" {sum(ds.train.cpu_epochs)} ep = {hours['cpu']:.1f} h |",
             flush=True,
         )

@@ -1,7 +1,7 @@
 """Side-by-side check that a code change leaves every stage's outputs byte-identical.
 
     python -m bench.same [--base HEAD] [--datasets mnist lfw cifar10_fc cifar10_conv]
-                         [--new-param KEY ...]
+                         [--new-param KEY ...]   (KEY: kernels, *.train.plateau, ...)
 
 Runs preprocess, train, sample and parzen for each dataset, then figures and table, twice in two
 scratch directories: once with `pipeline/` as committed at `--base`, once with this work tree's.
@@ -33,14 +33,29 @@ IGNORED = {"epoch_seconds", "train_seconds", "code"}  # wall times; the version 
 DATASETS = [n for n in SECTIONS if n != "tfd"]  # TFD is licensed: not in data/raw here
 
 
+def without(params: dict, key: str) -> dict:
+    """`params` less the dotted `key` (`kernels`, `mnist.train.plateau`; `*` stands for every
+    dataset section: `*.train.plateau`), wherever it is present."""
+    head, _, rest = key.partition(".")
+    names = [n for n in SECTIONS if n in params] if head == "*" else [head]
+    for name in names:
+        if not rest:
+            params.pop(name, None)
+        elif isinstance(params.get(name), dict):
+            without(params[name], rest)
+    return params
+
+
 def setup(where: Path, code: Path, datasets: list[str], unknown: list[str] = ()) -> None:
-    """A scratch repository running `code` on the small configuration, less the top-level
-    params `unknown` (knobs newer than that code)."""
+    """A scratch repository running `code` on the small configuration, less the params
+    `unknown` (knobs newer than that code; dotted keys, see `without`)."""
     from tests.conftest import tiny_params_dict
 
     where.mkdir(parents=True)
     shutil.copytree(code, where / "pipeline")
-    params = {k: v for k, v in tiny_params_dict(datasets).items() if k not in unknown}
+    params = tiny_params_dict(datasets)
+    for key in unknown:
+        without(params, key)
     (where / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     (where / "data").mkdir()
     (where / "data/raw").symlink_to(ROOT / "data/raw")
@@ -88,15 +103,26 @@ def outputs(where: Path, tops=OUTPUTS, ignored=IGNORED) -> dict[str, object]:
 
 
 def only_in_one(a: dict, b: dict) -> tuple[dict, dict]:
-    """Drop from train's run record the keys that only one side writes; say which."""
+    """Drop from train's run record the keys that only one side writes, at its top level and in
+    each seed's entry; say which."""
     for name in a.keys() & b.keys():
         if isinstance(a[name], dict) and isinstance(b[name], dict):
-            extra = a[name].keys() ^ b[name].keys()
-            if extra:
-                print(f"{name}: keys only one side writes (not compared): {sorted(extra)}")
-                a[name] = {k: v for k, v in a[name].items() if k not in extra}
-                b[name] = {k: v for k, v in b[name].items() if k not in extra}
+            a[name], b[name] = _common(a[name], b[name], name)
+            seeds = a[name].get("seeds", {}), b[name].get("seeds", {})
+            for seed in seeds[0].keys() & seeds[1].keys():
+                ours, theirs = _common(seeds[0][seed], seeds[1][seed], f"{name} seed {seed}")
+                a[name]["seeds"][seed], b[name]["seeds"][seed] = ours, theirs
     return a, b
+
+
+def _common(a: dict, b: dict, where: str) -> tuple[dict, dict]:
+    extra = a.keys() ^ b.keys()
+    if extra:
+        print(f"{where}: keys only one side writes (not compared): {sorted(extra)}")
+    return (
+        {k: v for k, v in a.items() if k not in extra},
+        {k: v for k, v in b.items() if k not in extra},
+    )
 
 
 def main() -> int:
@@ -112,8 +138,9 @@ def main() -> int:
         action="append",
         default=[],
         metavar="KEY",
-        help="a top-level param the base code does not know, left out of its params.yaml: its "
-        "value here must be the one that computes what the base did (e.g. kernels: eager)",
+        help="a param the base code does not know, left out of its params.yaml (a dotted key; "
+        "*.train.plateau: in every dataset section): its value here must be the one that "
+        "computes what the base did (e.g. kernels: eager)",
     )
     args = parser.parse_args()
     for ds in args.datasets:

@@ -44,7 +44,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from pipeline import checkpoints, fused, parzen_window, stopping, streams
+from pipeline import checkpoints, fused, machine, parzen_window, stopping, streams
 from pipeline.models import (
     Discriminator,
     Generator,
@@ -382,14 +382,17 @@ def fit(
     total, final = len(plan), len(phases) - 1
     done, seconds, history = 0, 0.0, []  # epochs finished, their wall time, their stats
     best = {"valid_ll": -math.inf, "epoch": 0, "sigma": float("nan")}
+    machines: list[dict] = []  # where its epochs were trained, in order (machine.py)
     if resumed is not None:
         trainer.load_state_dict(resumed["trainer"])
         done, seconds = resumed["done"], resumed["seconds"]
         history, best = resumed["history"], resumed["best"]
+        machines = resumed.get("machines", [])  # none in checkpoints older than the record
+    here = machine.describe(trainer.device)
     # the collapse rule sees the last phase only (an earlier one ends with a fresh D anyway)
     in_final = [s if s.get("phase") == final else {} for s in history]
     collapsed = stopping.collapsed(in_final, ds.train.collapse)
-    plateaued = stopping.plateaued(in_final, best["epoch"], ds.train.patience)
+    plateaued = stopping.no_improvement(in_final, best["epoch"], ds.train)
     with Live(str(folder / "live"), dvcyaml=None, save_dvc_exp=False, report=None) as live:
         live.step = 1  # dvclive's step is the epoch over all phases, counted from 1
         for step, stats in enumerate(history, 1):  # the log so far, as it was written
@@ -398,6 +401,8 @@ def fit(
             if step <= done or collapsed or plateaued:
                 continue
             tick = time.perf_counter()
+            if not machines or machines[-1] != here:
+                machines.append(here)
             if phase > 0 and epoch == 1:
                 save_generator(trainer.G, meta, folder / "generator_pretrained.pt")
                 trainer.extend_generator()
@@ -416,7 +421,7 @@ def fit(
             history.append(stats)
             in_final.append(stats if phase == final else {})
             collapsed = stopping.collapsed(in_final, ds.train.collapse)
-            plateaued = stopping.plateaued(in_final, best["epoch"], ds.train.patience)
+            plateaued = stopping.no_improvement(in_final, best["epoch"], ds.train)
             log_epoch(live, stats, last=step in (total, collapsed, plateaued))
             seconds += time.perf_counter() - tick
             checkpoints.save(
@@ -427,6 +432,7 @@ def fit(
                     "best": best,
                     "history": history,
                     "seconds": seconds,
+                    "machines": machines,
                 },
                 folder / STATE,
             )
@@ -450,6 +456,7 @@ def fit(
             "collapse_epoch": collapsed,
             "plateau_epoch": plateaued,
             "train_seconds": seconds,
+            "machines": machines,
         }
         live.summary.update(summary)
     last = {"epoch": len(history), "valid_ll": history[-1]["valid_parzen"]}

@@ -162,8 +162,11 @@ def read_json(path: Path, stage: str, keys: tuple[str, ...]) -> dict:
 
 
 def read_run(dataset: str) -> dict:
-    """The run record of `dataset`'s training: k, update, schedule, epochs, device, seeds, ..."""
-    return read_json(Paths(dataset).train_record, f"train@{dataset}", RUN_KEYS)
+    """The run record of `dataset`'s training: k, update, schedule, epochs, device, seeds, ...
+    A record made before the schedules' rename says "paper" for what is now "release": the
+    section's `train.epochs`."""
+    run = read_json(Paths(dataset).train_record, f"train@{dataset}", RUN_KEYS)
+    return {**run, "schedule": "release"} if run["schedule"] == "paper" else run
 
 
 def arithmetic(run: dict) -> str:

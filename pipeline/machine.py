@@ -49,6 +49,13 @@ def in_words(m: dict) -> str:
     return f"{m['cpu']} ({m['torch_cpu_capability']}{extra})"
 
 
+def trained_on(run: dict) -> str:
+    """Where a run record's seeds trained, in words, each machine once ("on AMD EPYC (AVX512,
+    bf16)"); "machine not recorded" for records made before runs recorded it."""
+    found = [in_words(m) for r in run["seeds"].values() for m in r.get("machines", [])]
+    return f"on {' and '.join(dict.fromkeys(found))}" if found else "machine not recorded"
+
+
 def describe(device: torch.device | str = "cpu") -> dict:
     """The CPU (or GPU) and the versions a run's numbers depend on."""
     model, flags = _cpuinfo()
@@ -56,7 +63,7 @@ def describe(device: torch.device | str = "cpu") -> dict:
         "cpu": model,
         "isa": [name for name in ISA if name in flags],
         "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(),
-        "torch": torch.__version__,
+        "torch": str(torch.__version__),  # a TorchVersion: checkpoints hold plain data
         "numpy": np.__version__,
     }
     if torch.device(device).type == "cuda":

@@ -29,7 +29,7 @@ UPDATES = ("simultaneous", "alternating")
 GENERATOR_LOSSES = ("non_saturating", "minimax")
 DEVICES = ("auto", "cpu", "cuda")
 NOISES = ("uniform", "gaussian")
-SCHEDULES = ("auto", "paper", "cpu")
+SCHEDULES = ("auto", "release", "cpu")
 PRECISIONS = ("fp32", "bf16")
 KERNELS = ("eager", "fused")
 CLASSIFIER_NETS = ("lenet", "convnet")
@@ -180,9 +180,18 @@ class CollapseSpec:
 
 
 @dataclass(frozen=True)
+class PlateauSpec:
+    """When a run has stopped rising (stopping.flattened): the validation score's least-squares
+    gain over the last doubling of epochs is below `gain_below` nats."""
+
+    gain_below: float  # nats per doubling of epochs
+    after: int  # the rule looks at no run shorter than this many epochs
+
+
+@dataclass(frozen=True)
 class TrainSpec:
-    epochs: tuple[int, ...]  # the paper's schedule: epochs per phase (a 2nd phase extends G)
-    cpu_epochs: tuple[int, ...]  # the reduced schedule for a CPU, same nets
+    epochs: tuple[int, ...]  # the release schedule: epochs per phase (a 2nd phase extends G)
+    cpu_epochs: tuple[int, ...]  # the schedule for a CPU, same nets (this project's choice)
     batch_size: int
     lr: float  # lr0
     lr_decay: float  # lr_t = max(lr0 / lr_decay**t, lr_min)
@@ -192,10 +201,17 @@ class TrainSpec:
     eval_every: int  # epochs between validation Parzen scores
     collapse: CollapseSpec | None  # when a run counts as collapsed and stops (None: never)
     patience: int | None  # evaluations without a better score before a run stops (stopping.py)
+    plateau: PlateauSpec | None = None  # stop once the score stops rising (stopping.py)
 
     def schedule(self, name: str) -> tuple[int, ...]:
-        """Epochs per phase under schedule "paper" or "cpu"."""
-        return self.epochs if name == "paper" else self.cpu_epochs
+        """Epochs per phase under schedule "release" or "cpu"."""
+        return self.epochs if name == "release" else self.cpu_epochs
+
+    def floor_epoch(self, rows: int) -> int:
+        """The epoch in which the learning rate, lr / lr_decay^update, reaches lr_min with
+        `rows` training rows: where the release's MNIST and CIFAR-10 schedules end at the latest."""
+        updates = math.log(self.lr / self.lr_min) / math.log(self.lr_decay)
+        return math.ceil(updates / (rows // self.batch_size))
 
 
 @dataclass(frozen=True)
@@ -274,7 +290,7 @@ class Params:
     update: str
     generator_loss: str
     device: str
-    schedule: str  # "paper" | "cpu" | "auto" (paper on CUDA, cpu otherwise)
+    schedule: str  # "release" | "cpu" | "auto" (release on CUDA, cpu otherwise)
     precision: str  # "fp32" (the paper's arithmetic) | "bf16" (autocast matmuls and convs)
     kernels: str  # "eager" (the committed results' step) | "fused" (fused.py)
     datasets: tuple[str, ...]
@@ -309,7 +325,7 @@ class Params:
 
     def resolved_schedule(self, cuda: bool) -> str:
         if self.schedule == "auto":
-            return "paper" if cuda else "cpu"
+            return "release" if cuda else "cpu"
         return self.schedule
 
 
@@ -549,6 +565,14 @@ def _discriminator(d: _Reader) -> DiscriminatorSpec:
     )
 
 
+def _plateau(r: _Reader) -> PlateauSpec:
+    """The `plateau` mapping of a train section (stopping.flattened); errors name the key."""
+    return PlateauSpec(
+        gain_below=r.number("gain_below"),
+        after=r.integer("after", maximum=EPOCHS_MAX),
+    )
+
+
 def _collapse(r: _Reader) -> CollapseSpec:
     """The `collapse` mapping of a train section (stopping.py); errors name the key."""
     spec = CollapseSpec(
@@ -593,6 +617,7 @@ def _dataset(name: str, r: _Reader) -> DatasetParams:
         eval_every=t.integer("eval_every", maximum=EPOCHS_MAX),
         collapse=None if t.is_null("collapse") else _collapse(t.sub("collapse")),
         patience=None if t.is_null("patience") else t.integer("patience", maximum=EPOCHS_MAX),
+        plateau=None if t.is_null("plateau") else _plateau(t.sub("plateau")),
     )
     if isinstance(split, Split) and train.batch_size > split.train[1] - split.train[0]:
         raise t.fail("batch_size", train.batch_size, "at most the number of training rows")

@@ -1,5 +1,5 @@
 """The stopping rules: when a run is collapsed (params ``<dataset>.train.collapse``) and when it
-has stopped improving (``<dataset>.train.patience``), and whether either stops it.
+has stopped improving (``<dataset>.train.patience`` and ``plateau``), and whether either stops it.
 
 Both decide only *when a run stops* and how it is labelled, never what an epoch computes, and so
 does the collapse rule's third use, model selection (``better``), so this module is not part of
@@ -38,6 +38,15 @@ and ``N: 100``: stop once N epochs in a row bring no improvement. Here the monit
 the validation Parzen score that selects the generator (adversarial.fit), counted in
 evaluations (``eval_every``) of the last phase, and the schedule's epochs are the most a run
 may train.
+
+Plateau. The release trained MNIST and CIFAR-10 until someone stopped it; its learning rate
+reaches its floor only near epoch 5,750 (the release schedule's most epochs). On MNIST the
+validation score still rises 11-15 nats per doubling of epochs at epoch 1,300 (docs/results.md,
+"Training length"), about 1.3 nats per 100 epochs, under its per-epoch noise of about 2 nats: a
+patience rule stops such a run on noise. The rule fits a line to the validation score against
+log2(epoch) over the last doubling of epochs (n/2 < e <= n) and stops once its slope, the gain
+a further doubling would bring at that pace, is below ``gain_below`` nats; it looks at no run
+shorter than ``after`` epochs (early curves are steep and noisy).
 """
 
 from __future__ import annotations
@@ -46,7 +55,7 @@ import csv
 import math
 from pathlib import Path
 
-from pipeline.params import CollapseSpec
+from pipeline.params import CollapseSpec, PlateauSpec, TrainSpec
 
 
 def spells(history: list[dict], spec: CollapseSpec | None) -> list[tuple[int, int]]:
@@ -126,3 +135,36 @@ def plateaued(in_final: list[dict], best_epoch: int, patience: int | None) -> in
         return None
     since = sum("valid_parzen" in stats for stats in in_final[best_epoch:])
     return len(in_final) if since >= patience else None
+
+
+def gain_per_doubling(in_final: list[dict]) -> float | None:
+    """The least-squares slope of the validation score against log2(epoch) over the last
+    doubling of `in_final` (one dict of stats per epoch, counted from 1): nats a doubling of
+    epochs gains at the recent pace; None with fewer than 3 evaluated epochs there."""
+    n = len(in_final)
+    points = [
+        (math.log2(e), stats["valid_parzen"])
+        for e, stats in enumerate(in_final, 1)
+        if e > n / 2 and "valid_parzen" in stats
+    ]
+    if len(points) < 3:
+        return None
+    mx = sum(x for x, _ in points) / len(points)
+    my = sum(y for _, y in points) / len(points)
+    return sum((x - mx) * (y - my) for x, y in points) / sum((x - mx) ** 2 for x, _ in points)
+
+
+def flattened(in_final: list[dict], spec: PlateauSpec | None) -> int | None:
+    """The epoch at which the run stops for the plateau rule: the last of `in_final` when it is
+    at least ``spec.after`` epochs long and its gain per doubling is below ``spec.gain_below``;
+    else None."""
+    if spec is None or len(in_final) < spec.after:
+        return None
+    gain = gain_per_doubling(in_final)
+    return len(in_final) if gain is not None and gain < spec.gain_below else None
+
+
+def no_improvement(in_final: list[dict], best_epoch: int, train: TrainSpec) -> int | None:
+    """The epoch at which the run stops because its score stopped rising, by the patience rule
+    or the plateau rule, whichever holds; else None."""
+    return plateaued(in_final, best_epoch, train.patience) or flattened(in_final, train.plateau)

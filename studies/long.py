@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import math
 import shutil
 import subprocess
 import sys
@@ -126,12 +125,6 @@ def paper_mnist() -> tuple[float, float]:
     return float(mean), float(se)
 
 
-def release_floor_epoch(train: P.TrainSpec, rows: int) -> int:
-    """The epoch in which the release's learning rate, lr / lr_decay^update, reaches lr_min."""
-    updates = math.log(train.lr / train.lr_min) / math.log(train.lr_decay)
-    return math.ceil(updates / (rows // train.batch_size))
-
-
 def report(out: Path, references: Path = Path("metrics/datasets/mnist/references.json")) -> str:
     """Draw out/test_ll.png (each seed's test LL at every mark against log-epochs, both σ grids,
     the paper's 225 ± 2 and the training images' ceiling) and return the marks as Markdown."""
@@ -166,7 +159,7 @@ def report(out: Path, references: Path = Path("metrics/datasets/mnist/references
                 f"{float(r['sigma']):.3f} | {float(r['test_ll_fine']):.1f} ± "
                 f"{float(r['test_se_fine']):.1f} | {float(r['sigma_fine']):.3f} |"
             )
-    floor = release_floor_epoch(P.load("params.yaml").dataset("mnist").train, 50_000)
+    floor = P.load("params.yaml").dataset("mnist").train.floor_epoch(50_000)
     ax.axvline(floor, color="0.5", lw=1, ls="-.", label=f"the release's lr floor: epoch {floor:,}")
     ax.set_xscale("log")
     ax.set_xlim(50, 8000)

@@ -45,7 +45,7 @@ def tiny_params_dict(datasets: list[str] = ("mnist",)) -> dict:
             conv["channels"] = 4
         disc["units"] = [8] * len(disc["units"])
         phases = len(d["train"]["epochs"])
-        # a cpu schedule shorter than the "paper" one, as CIFAR-10's is
+        # a cpu schedule shorter than the release one, as CIFAR-10's is
         d["train"].update(epochs=[3] * phases, cpu_epochs=[2] * phases, eval_every=1)
         d["train"]["batch_size"] = min(d["train"]["batch_size"], 100)
         d["parzen"].update(samples=300, batch=64)

@@ -56,3 +56,33 @@ def test_the_stacked_seeds_do_the_products_of_that_many_pipeline_steps(tiny):
     nets = Stacked(ds, 3)
     three, _ = record_step(lambda: nets.step(torch.rand(3, B, 784), 0.1, 0.5))
     assert three == 3 * one
+
+
+def test_bench_same_leaves_out_a_new_param_by_dotted_key_in_every_section():
+    """`--new-param` keys the base code does not know: top level, one section, or `*`."""
+    from bench.same import without
+
+    params = {"k": 1, "kernels": "eager", "mnist": {"train": {"lr": 0.1, "plateau": None}}}
+    params["lfw"] = {"train": {"lr": 0.05, "plateau": None}}
+    without(params, "*.train.plateau")
+    assert params["mnist"] == {"train": {"lr": 0.1}} and params["lfw"] == {"train": {"lr": 0.05}}
+    without(params, "kernels")
+    without(params, "mnist.train.lr")
+    assert params == {"k": 1, "mnist": {"train": {}}, "lfw": {"train": {"lr": 0.05}}}
+
+
+def test_bench_same_compares_train_records_less_the_keys_only_one_side_writes(capsys):
+    """A record key new code adds (a seed's `machines`) is named, not counted as a difference;
+    every other value still is."""
+    from bench.same import only_in_one
+
+    def record(**seed):
+        return {"train.json": {"k": 1, "seeds": {"0": {"best_epoch": 3, **seed}}}}
+
+    a, b = only_in_one(record(), record(machines=[{"cpu": "x"}]))
+    assert a == b == record()
+    assert (
+        "seed 0: keys only one side writes (not compared): ['machines']" in capsys.readouterr().out
+    )
+    a, b = only_in_one(record(best_epoch=4), record(machines=[]))
+    assert a != b

@@ -257,7 +257,11 @@ def test_a_longer_schedule_a_collapse_rule_or_a_seed_added_back_resume_the_runs(
     assert f"mnist seed 0: resuming after epoch {EPOCHS} of {more}" in result.stdout
     assert f"mnist seed 1 epoch {more}/{more} " in result.stdout
     record = json.loads((work.root / "metrics/datasets/mnist/train.json").read_text())
-    assert record["schedule"] == "paper"  # a cpu schedule of the paper's epochs is the paper's
+    assert record["schedule"] == "release"  # a cpu schedule of the release's epochs is its
+    # every seed names the machine it trained on, once: the resumed epochs ran on the same one
+    from pipeline import machine
+
+    assert [r["machines"] for r in record["seeds"].values()] == [[machine.describe()]] * 2
     # a rule that every evaluated epoch (every 2nd here) meets: collapsed at the 3rd, no retraining
     rule = {"valid_parzen_below": 1e9, "spread_below": 1e9, "epochs": 3, "stop": True}
     ruled = work.write_params("ruled.yaml", lambda p: longer(p, rule))
@@ -287,7 +291,8 @@ def test_a_longer_schedule_a_collapse_rule_or_a_seed_added_back_resume_the_runs(
 def test_a_run_that_stops_improving_stops_and_more_patience_resumes_it(work):
     """train.patience ends a run after that many evaluations (every 2nd epoch here) without a
     better validation score; it decides only when a run stops, so more patience continues the
-    same run. Momentum 0.9 makes these small nets fall apart after epoch 10."""
+    same run, as does the plateau rule in its place. Momentum 0.9 makes these small nets fall
+    apart after epoch 10."""
     more = EPOCHS + 20
 
     def patient(p, patience):
@@ -310,12 +315,26 @@ def test_a_run_that_stops_improving_stops_and_more_patience_resumes_it(work):
             assert run["stopped_for"] == "no improvement"
             assert run["stopped_at"] == run["epochs_run"] == run["best_epoch"] + 2 * patience
             assert run["stopped_at"] < more
-            assert f"NO IMPROVEMENT since epoch {run['best_epoch']}: stopping" in result.stdout
+            assert f"NO IMPROVEMENT (best epoch {run['best_epoch']}): stopping" in result.stdout
             if seed in stopped:  # more patience: the same run, from where it stopped
                 assert f"mnist seed {seed}: resuming after epoch {stopped[seed]} of {more}" in (
                     result.stdout
                 )
             stopped[seed] = run["stopped_at"]
+    # the plateau rule in patience's place, told that no gain is enough: both seeds resume and
+    # stop at its first look, `after` epochs
+    after = max(stopped.values()) + 4
+
+    def flat(p):
+        patient(p, None)
+        p["mnist"]["train"]["plateau"] = {"gain_below": 1e9, "after": after}
+
+    result = work.cli("train", "mnist", "--params", work.write_params("flat.yaml", flat))
+    assert result.returncode == 0, result.stderr
+    record = json.loads((work.root / "metrics/datasets/mnist/train.json").read_text())
+    assert [(r["stopped_at"], r["stopped_for"]) for r in record["seeds"].values()] == [
+        (after, "no improvement")
+    ] * 2
 
 
 def test_a_second_trainer_on_the_same_dataset_is_refused(work):

@@ -54,6 +54,24 @@ def test_a_new_param_is_recorded_at_its_value_and_a_changed_one_is_refused():
         new_params("parzen@mnist", {"params.yaml": {"mnist.seeds": "modified"}}, present)
 
 
+def test_a_section_that_only_gained_a_knob_is_recorded_anew_and_one_changed_within_is_refused():
+    then = {"mnist.train": {"lr": 0.1, "collapse": {"epochs": 3}, "patience": None}}
+    now = {"lr": 0.1, "collapse": {"epochs": 3, "stop": False}, "patience": None, "plateau": None}
+    status = {"params.yaml": {"mnist.train": "modified"}}
+    added = new_params("x", status, {"params.yaml": {"mnist.train": now}}, {"params.yaml": then})
+    assert added == {"params.yaml": {"mnist.train": now}}
+    entry = {**ENTRY, "params": {"params.yaml": then}}
+    deps = ["pipeline/paths.py", "data/samples/mnist"]
+    assert carried(entry, "x", ENTRY["cmd"], deps, added)["params"]["params.yaml"] == {
+        "mnist.train": now
+    }
+    for changed in ({**now, "lr": 0.2}, {"lr": 0.1, "collapse": {"epochs": 3}}):
+        with pytest.raises(PipelineError, match="'mnist.train', now modified; rerun it"):
+            new_params(
+                "x", status, {"params.yaml": {"mnist.train": changed}}, {"params.yaml": then}
+            )
+
+
 def test_the_lock_file_is_written_as_dvc_writes_it():
     text = "schema: '2.0'\nstages:\n  a:\n    cmd: x\n    params:\n      params.yaml:\n        n:\n"
     assert dump(yaml.safe_load(text)) == text

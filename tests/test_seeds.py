@@ -4,6 +4,7 @@ what a checkpoint must share with a run to be resumed by it."""
 import json
 import math
 
+import numpy as np
 import pytest
 
 from pipeline import checkpoints, code
@@ -14,9 +15,12 @@ from pipeline.stages.parzen import over_seeds
 from pipeline.stages.table import _ours
 from pipeline.stopping import (
     CollapseSpec,
+    PlateauSpec,
     at_end,
     better,
     collapsed,
+    flattened,
+    gain_per_doubling,
     looks_collapsed,
     plateaued,
     read_log,
@@ -97,6 +101,45 @@ def test_patience_counts_only_the_last_phase():
     assert plateaued(in_final, 4, 1) == 5
 
 
+def test_the_gain_per_doubling_is_the_least_squares_slope_in_log2_epochs_over_the_last_half():
+    rng = np.random.default_rng(0)
+    scores = [100 + 14 * math.log2(e) + rng.normal(0, 2) for e in range(1, 401)]
+    history = [epoch(s) if e % 2 == 0 else {} for e, s in enumerate(scores, 1)]
+    kept = [(e, s) for e, s in enumerate(scores, 1) if e > 200 and e % 2 == 0]
+    slope = np.polyfit(np.log2([e for e, _ in kept]), [s for _, s in kept], 1)[0]
+    assert gain_per_doubling(history) == pytest.approx(slope, rel=1e-9)
+    assert 12 < slope < 16  # 14 nats a doubling, through noise of 2 nats an epoch
+    assert gain_per_doubling(history[:5]) is None  # fewer than 3 scores in the last half
+
+
+def test_a_rising_curve_under_its_noise_trains_on_and_a_flat_one_stops():
+    """The release schedule's rule: a run still gaining 14 nats a doubling (1.3 per 100 epochs
+    at epoch 1,300, under its noise of 2 an epoch) trains on; a flat one stops, not before
+    `after` epochs."""
+    rule = PlateauSpec(gain_below=2.0, after=100)
+    rng = np.random.default_rng(1)
+    rising = [epoch(14 * math.log2(e) + rng.normal(0, 2)) for e in range(1, 1301)]
+    assert [flattened(rising[:n], rule) for n in (100, 700, 1300)] == [None] * 3
+    flat = [epoch(200 + rng.normal(0, 2)) for _ in range(300)]
+    assert flattened(flat[:99], rule) is None and flattened(flat[:100], rule) == 100
+    assert flattened(flat, None) is None
+
+
+def test_the_plateau_rule_lets_the_measured_mnist_curves_train_on():
+    """Table 1's five seeds (300 epochs) and seed 0 trained on to 1,300 gain at least 6 nats a
+    doubling from epoch 100 on: the rule stops none of them."""
+    rule = load_params(ROOT / "params.yaml").dataset("mnist").train.plateau
+    seeds = ROOT / "metrics/datasets/mnist/train"
+    curves = [read_log(seeds / f"seed-{s}") for s in range(5)]
+    rows = (ROOT / "metrics/studies/long-mnist/seed-0-valid.tsv").read_text().splitlines()[1:]
+    curves.append([epoch(float(row.split("\t")[1])) for row in rows[:1300]])
+    assert [len(c) for c in curves] == [300] * 5 + [1300]
+    for history in curves:
+        gains = [gain_per_doubling(history[:n]) for n in range(rule.after, len(history) + 1)]
+        assert min(gains) > 3 * rule.gain_below
+        assert all(flattened(history[:n], rule) is None for n in range(1, len(history) + 1))
+
+
 def test_a_checkpoint_of_an_equivalent_earlier_code_resumes(tmp_path, monkeypatch):
     """train.SAME_COMPUTATION: versions shown side by side to compute the same epochs."""
     identity = {
@@ -166,6 +209,7 @@ def test_a_panel_s_caption_says_where_its_run_stopped_why_and_how_long_it_traine
         "epochs_run": 34,
         "stopped_for": "no improvement",
         "train_seconds": 6 * 3600,
+        "machines": [{"cpu": "AMD EPYC", "isa": ["avx2"], "torch_cpu_capability": "AVX2"}],
     }
     run = {
         "schedule": "cpu",
@@ -182,7 +226,7 @@ def test_a_panel_s_caption_says_where_its_run_stopped_why_and_how_long_it_traine
     lines = figures.caption("cifar10_fc").splitlines()
     assert lines[:2] == [
         "cpu schedule, epoch 24 of 34 (stopped: no improvement; at most 100)",
-        "6.0 h of training (cpu, 1 thread)",
+        "6.0 h of training (cpu, 1 thread, on AMD EPYC (AVX2))",
     ]
 
 
@@ -193,7 +237,8 @@ def test_a_run_s_identity_leaves_out_what_only_decides_when_it_stops(tiny):
     meta = train.trajectory(tiny, ds, 1, (2,))
     assert meta["seed"] == 1 and meta["earlier phases"] == []
     assert "seeds" not in meta["dataset"]
-    assert not {"collapse", "patience", "epochs", "cpu_epochs"} & set(meta["dataset"]["train"])
+    stopping = {"collapse", "patience", "plateau", "epochs", "cpu_epochs"}
+    assert not stopping & set(meta["dataset"]["train"])
     assert meta["dataset"]["train"]["lr"] == ds.train.lr
     two_phases = train.trajectory(tiny, ds, 0, (8, 4))
     assert two_phases["earlier phases"] == [8] and two_phases["seed"] == 0

@@ -261,14 +261,16 @@ def test_the_long_run_report_draws_every_mark_against_the_paper_and_the_ceiling(
     assert long.paper_mnist() == (225.0, 2.0)
 
 
-def test_the_release_s_learning_rate_floors_in_epoch_5757_on_mnist():
-    """0.1 / 1.000004^u reaches 1e-6 after 2,878,237 updates; 500 updates an epoch."""
+def test_the_release_s_learning_rate_floors_in_epoch_5757_on_mnist_and_6330_on_cifar10():
+    """MNIST and CIFAR-10 had no stopping rule: lr / 1.000004^u reaches 1e-6 after 2,878,237
+    updates on MNIST (500 an epoch) and 2,531,663 on CIFAR-10 (400)."""
     from pipeline import params as P
-    from studies import long
 
-    train = P.load(ROOT / "params.yaml").dataset("mnist").train
-    assert long.release_floor_epoch(train, 50_000) == 5757
+    params = P.load(ROOT / "params.yaml")
     assert 0.1 / 1.000004 ** (5756 * 500) > 1e-6 > 0.1 / 1.000004 ** (5757 * 500)
+    assert 0.025 / 1.000004 ** (6329 * 400) > 1e-6 > 0.025 / 1.000004 ** (6330 * 400)
+    for name, rows, floor in (("mnist", 50_000, 5757), ("cifar10_fc", 40_000, 6330)):
+        assert params.dataset(name).train.floor_epoch(rows) == floor
 
 
 def test_the_jpeg_round_trip_keeps_smooth_images_and_removes_grain():

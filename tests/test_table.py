@@ -26,3 +26,33 @@ def test_one_sigma_for_every_fold_is_said_once():
     assert _sigma({"folds": [{"sigma": 0.129}] * 5}) == "σ = 0.129 (every fold)"
     assert _sigma({"folds": [{"sigma": 0.1}, {"sigma": 0.129}]}) == "σ per fold 0.1/0.129"
     assert _sigma({"sigma": 0.167}) == "σ = 0.167"
+
+
+def test_a_result_names_the_machines_its_seeds_trained_on_each_once():
+    """The same code, data and seed give other bits on another kind of CPU: every note and
+    caption says where its run trained, or that an older record did not say."""
+    from pipeline.machine import trained_on as machines
+
+    epyc = {"cpu": "AMD EPYC", "isa": ["avx2", "avx512f", "avx512_bf16"]}
+    epyc["torch_cpu_capability"] = "AVX512"
+    xeon = {"cpu": "Intel Xeon", "isa": ["avx2", "avx512f"], "torch_cpu_capability": "AVX512"}
+    run = {"seeds": {"0": {"machines": [epyc]}, "1": {"machines": [epyc, xeon]}}}
+    assert machines(run) == "on AMD EPYC (AVX512, bf16) and Intel Xeon (AVX512)"
+    assert machines({"seeds": {"0": {}, "1": {"machines": []}}}) == "machine not recorded"
+
+
+def test_a_record_from_before_the_rename_reads_as_the_release_schedule(tmp_path, monkeypatch):
+    """Older code said "paper" for a section's `train.epochs`; nothing shows that word now."""
+    import json
+
+    from pipeline.artifacts import RUN_KEYS, read_run
+    from pipeline.paths import Paths
+
+    monkeypatch.chdir(tmp_path)
+    record = {key: None for key in RUN_KEYS} | {"schedule": "paper", "seeds": {}}
+    path = Paths("lfw").train_record
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps(record))
+    assert read_run("lfw")["schedule"] == "release"
+    path.write_text(json.dumps(record | {"schedule": "cpu"}))
+    assert read_run("lfw")["schedule"] == "cpu"

@@ -34,7 +34,7 @@ def describe(event: dict) -> str:
         stop = {
             None: "",
             "collapse": "  COLLAPSED: stopping",
-            "no improvement": f"  NO IMPROVEMENT since epoch {event.get('best_epoch')}: stopping",
+            "no improvement": f"  NO IMPROVEMENT (best epoch {event.get('best_epoch')}): stopping",
         }[event.get("stopping")]
         return f"{run} epoch {event['step']}/{event['total']} {stats}{stop}"
     if kind == "resume":

@@ -16,6 +16,7 @@ import textwrap
 
 from pipeline.artifacts import arithmetic, read_parzen, read_run, scored, shown_seed
 from pipeline.datasets import SECTIONS
+from pipeline.machine import trained_on
 from pipeline.paths import FIGURE2, Paths
 from pipeline.pending import older_results
 from pipeline.plumbing.errors import PipelineError
@@ -38,7 +39,8 @@ def caption(name: str) -> str:
     threads = f"{n} thread{'s' * (n != 1)}" if n else "threads not recorded"
     lines = [
         f"{run['schedule']} schedule, epoch {this['best_epoch']} of {this['epochs_run']}{stop}",
-        f"{this['train_seconds'] / 3600:.1f} h of training ({run['device']}, {threads})",
+        f"{this['train_seconds'] / 3600:.1f} h of training ({run['device']}, {threads}, "
+        f"{trained_on({'seeds': {str(seed): this}})})",
         f"seed {seed}{alive}, k = {run['k']}, {run['update']} update, {arithmetic(run)}",
         score.get("note", ""),
         score.get("deviation", ""),

@@ -18,6 +18,7 @@ import pandas as pd
 
 from pipeline.artifacts import arithmetic, read_json, read_parzen, read_run, scored
 from pipeline.datasets import SECTIONS
+from pipeline.machine import trained_on
 from pipeline.metrics import registry
 from pipeline.paths import BEYOND_CSV, BEYOND_MD, TABLE_CSV, TABLE_MD, Paths
 from pipeline.pending import older_results
@@ -64,12 +65,12 @@ def _seed_cell(score: dict, run: dict) -> str:
 
 def describe_run(name: str) -> str:
     """ "<schedule> schedule, <n> epochs, seeds s0, s1, ..., k = k, <update> update,
-    <precision>[, fused kernels]" for a dataset's training, from its run record."""
+    <precision>[, fused kernels], on <machine>" for a dataset's training, from its run record."""
     run = read_run(name)
     return (
         f"{run['schedule']} schedule, {run['epochs']} epochs, "
         f"seed{'s' * (len(run['seeds']) > 1)} {', '.join(run['seeds'])}, k = {run['k']}, "
-        f"{run['update']} update, {arithmetic(run)}"
+        f"{run['update']} update, {arithmetic(run)}, {trained_on(run)}"
     )
 
 

@@ -5,7 +5,7 @@
   the runs go in parallel processes, one per core (``python -m pipeline train <ds> --seed s
   --threads t``; two 1-thread runs beat one 2-thread run, docs/speed.md); on a GPU one after
   the other. Table 1 reports the seeds' mean and spread, collapsed seeds counted apart.
-- Schedules: the number of epochs per phase is ``train.epochs`` (the paper's schedule) or
+- Schedules: the number of epochs per phase is ``train.epochs`` (the release schedule) or
   ``train.cpu_epochs`` (reduced, same nets), see ``schedule`` in params.yaml.
 - Runs survive (docs/reliability.md): at the end of every epoch a run's whole state goes
   atomically into checkpoints/<dataset>/seed-<n>/, which DVC caches but never deletes. A rerun
@@ -50,6 +50,7 @@ NOT_COMPUTING = {
     "pipeline/stopping.py": "decides only when a run stops, and how it is labelled",
     "pipeline/params.py": "reads params.yaml; the values it reads are part of the identity",
     "pipeline/datasets/__init__.py": "the registry of sources; a run's shapes are in its data",
+    "pipeline/machine.py": "names the machine a run trained on, for its record",
 }
 
 
@@ -62,6 +63,7 @@ SAME_COMPUTATION = {
     "1ab8ca2cd5f9830e8ad723fec4f88789": "before loaders checked what files hold (issue 41)",
     "68aaa1872f064e8306a4355c22499151": "before selection knew the collapse rule (issue 39)",
     "0f5e65241d5cc5a80b3045ee9da5f791": "before kernels: fused (issue 40)",
+    "f05e888d3e794d210630c494658c5dc1": "before runs recorded their machine (issue 38)",
 }
 
 
@@ -79,13 +81,13 @@ def unless_eager(params: Params) -> dict:
 
 def trajectory(params: Params, ds: DatasetParams, seed: int, phases: tuple[int, ...]) -> dict:
     """The params one seed's run depends on, epoch by epoch: its section less the seed list, the
-    classifier that scores it, the stopping rules (collapse, patience: when to stop, not what
-    is computed) and the length of the last phase (a finished run resumes into a longer one:
-    ``-S mnist.train.cpu_epochs=1000`` continues it)."""
+    classifier that scores it, the stopping rules (collapse, patience, plateau: when to stop,
+    not what is computed) and the length of the last phase (a finished run resumes into a
+    longer one: ``-S mnist.train.cpu_epochs=1000`` continues it)."""
     section = as_dict(ds)
     for key in ("seeds", "classifier"):  # classifier: what scores the run, not the run
         del section[key]
-    for key in ("collapse", "patience", "epochs", "cpu_epochs"):
+    for key in ("collapse", "patience", "plateau", "epochs", "cpu_epochs"):
         del section["train"][key]
     return {
         "dataset": section,
@@ -316,8 +318,8 @@ def gather(
     phases = ds.train.schedule(params.resolved_schedule(device.type == "cuda"))
     results = {str(s): labelled(paths.seed_checkpoints(s), ds, phases) for s in ds.seeds}
     schedule = params.resolved_schedule(device.type == "cuda")
-    if phases == ds.train.epochs:  # cpu_epochs may be the paper's
-        schedule = "paper"
+    if phases == ds.train.epochs:  # cpu_epochs may be the release's
+        schedule = "release"
     record = {  # artifacts.RUN_KEYS: what table and figures caption the numbers with
         "k": params.k,
         "update": params.update,

@@ -8,9 +8,10 @@ code entries of each named stage's ``deps`` in dvc.lock (the files under pipelin
 dvc.yaml declares now, with their md5 and size) and keeps everything else of the entry: its
 params, its outputs' hashes, its data deps' hashes. A param that dvc.yaml now declares and the
 entry lacks (a new knob, whose present value the same check showed to compute what the stage
-computed before) is recorded at that value. It refuses, changing nothing, when a stage's command,
-its data deps or a recorded param's value differ from what dvc.lock records: those are not a
-code change.
+computed before) is recorded at that value, and so is a section that gained such a knob and
+changed nothing else (`mnist.train` with a new `plateau`). It refuses, changing nothing, when a
+stage's command, its data deps or a recorded param's value differ from what dvc.lock records:
+those are not a code change.
 """
 
 from __future__ import annotations
@@ -55,17 +56,34 @@ def carried(
     new = [_code_entry(p) if p.startswith(CODE) else old[p] for p in sorted(deps)]
     recorded = entry.get("params", {})
     for file, values in (params or {}).items():
-        recorded = {**recorded, file: dict(sorted({**values, **recorded.get(file, {})}.items()))}
+        recorded = {**recorded, file: dict(sorted({**recorded.get(file, {}), **values}.items()))}
     return {**entry, "deps": new, "params": recorded} if params else {**entry, "deps": new}
 
 
-def new_params(name: str, status: dict[str, dict[str, str]], present: dict[str, dict]) -> dict:
+def only_added(then: object, now: object) -> bool:
+    """Whether `now` is `then` with keys added to it or to mappings within it, and nothing else
+    changed: a section that gained a knob."""
+    if not (isinstance(then, dict) and isinstance(now, dict)):
+        return False
+    return then.keys() <= now.keys() and all(
+        then[k] == now[k] or only_added(then[k], now[k]) for k in then
+    )
+
+
+def new_params(
+    name: str,
+    status: dict[str, dict[str, str]],
+    present: dict[str, dict],
+    recorded: dict[str, dict] | None = None,
+) -> dict:
     """The params DVC calls new in `status` (file -> key -> "new" | "modified" | "deleted", as
-    ParamsDependency.workspace_status gives it), at their `present` values; refuses when any
-    recorded param changed or went."""
+    ParamsDependency.workspace_status gives it), and those modified only by keys added within
+    them (`only_added` against their `recorded` values), at their `present` values; refuses
+    when any recorded param changed otherwise or went."""
     for file, keys in status.items():
         for key, what in keys.items():
-            if what != "new":
+            then = (recorded or {}).get(file, {}).get(key)
+            if what != "new" and not (what == "modified" and only_added(then, present[file][key])):
                 raise PipelineError(
                     f"{LOCK}: '{name}' ran with {file} '{key}', now {what}; rerun it"
                 )
@@ -81,10 +99,13 @@ def dump(lock: dict) -> str:
 def run(stages: list[str]) -> str:
     from dvc.dependency.param import ParamsDependency
     from dvc.repo import Repo
+    from dvc.utils.serialize import parse_yaml
 
     if not LOCK.is_file():
         raise PipelineError(f"{LOCK}: missing; run `dvc repro` first")
     lock = yaml.safe_load(LOCK.read_text())
+    # the recorded params as DVC compares them (YAML 1.2: `1e-06` is a number, not a string)
+    as_dvc_reads = parse_yaml(LOCK.read_text(), str(LOCK))["stages"]
     with Repo() as repo:
         defined = {s.addressing: s for s in repo.index.stages}
     unknown = [s for s in stages if s not in defined or s not in lock["stages"]]
@@ -101,7 +122,7 @@ def run(stages: list[str]) -> str:
             if isinstance(d, ParamsDependency):
                 status.update(d.workspace_status())
                 present[str(d.def_path)] = d.read_params()
-        params = new_params(name, status, present)
+        params = new_params(name, status, present, as_dvc_reads[name].get("params"))
         lock["stages"][name] = carried(lock["stages"][name], name, stage.cmd, deps, params)
     write_text(LOCK, dump(lock))
     return f"{LOCK}: carried the code deps of {len(stages)} stages: {', '.join(stages)}"
