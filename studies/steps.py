@@ -7,9 +7,10 @@ from collections.abc import Callable
 from pipeline.adversarial import Trainer
 
 
-def first_steps(trainer: Trainer, after_step: Callable[[int], bool]) -> int:
-    """Train epoch 1 of `trainer`, calling `after_step(n)` after its n-th G update and stopping
-    (through the trainer's own stop flag) once that returns True; the steps done."""
+def first_steps(trainer: Trainer, after_step: Callable[[int], bool], epochs: int = 1) -> int:
+    """Train epochs 1 to `epochs` of `trainer` as `train` does, calling `after_step(n)` after its
+    n-th G update and stopping (through the trainer's own stop flag) once that returns True; the
+    steps done."""
     done = 0
     inner = trainer.opt_g.step
 
@@ -22,7 +23,8 @@ def first_steps(trainer: Trainer, after_step: Callable[[int], bool]) -> int:
 
     trainer.opt_g.step = step
     try:
-        trainer.epoch(1)
+        for epoch in range(1, epochs + 1):
+            trainer.epoch(epoch)
     except Exception as err:  # the trainer stops with Interrupted once asked
         print(f"stopped after step {done}: {type(err).__name__}")
     return done

@@ -316,3 +316,37 @@ def test_chroma_subsampling_alone_keeps_brightness_and_averages_colour_over_2x2_
     assert np.allclose(blue_minus_luma[0, 0], blue_minus_luma[1, 1], atol=1e-5)  # one 2x2 block
     eight_bit = jpeg_round_trip(colour, shape, subsampling=None)
     assert np.abs(eight_bit - colour).max() <= (colour.max() - colour.min()) / 510 + 1e-6
+
+
+def test_the_fc_start_replay_logs_every_step_and_the_spread_and_grids_it_is_asked_for(
+    tiny, tmp_path
+):
+    """`studies.fc_start` past epoch 1: a row per step, the spread every N steps from fixed draws
+    that leave the run's own streams alone, 20 samples at each epoch's end, and norms that are
+    the weights'."""
+    from pipeline.adversarial import Trainer
+    from studies.fc_start import Log, replay
+
+    ds = tiny.dataset("mnist")
+    data = torch.rand(400, 784, generator=torch.Generator().manual_seed(1))
+    valid = torch.rand(100, 784, generator=torch.Generator().manual_seed(2))
+
+    def run(every: int, grids=None) -> tuple[Trainer, Log, int, list]:
+        trainer = Trainer(tiny, ds, data, "cpu", (28, 28), seed=0)
+        log = Log()
+        trainer.D.register_forward_hook(log.logits)
+        log.watch(trainer.opt_d, trainer.D, "D")
+        log.watch(trainer.opt_g, trainer.G, "G")
+        return trainer, log, *replay(trainer, log, 10, valid, every, grids)
+
+    trainer, log, done, spreads = run(every=2, grids=tmp_path / "grids")
+    assert done == 10 and [row["step"] for row in log.rows] == list(range(1, 11))
+    assert [step for step, _ in spreads] == [2, 4, 6, 8, 10]
+    assert all(0 < value < 5 for _, value in spreads)
+    assert sorted(p.name for p in (tmp_path / "grids").iterdir()) == ["step-4.png", "step-8.png"]
+    for name, w in trainer.G.named_parameters():
+        assert log.rows[-1][f"G.{name} |w|"] == pytest.approx(float(w.detach().norm()), rel=1e-6)
+    # looking at G does not move the run: the same weights without the looks
+    quiet, *_ = run(every=0)
+    for a, b in zip(trainer.G.parameters(), quiet.G.parameters(), strict=True):
+        assert torch.equal(a, b)
