@@ -109,6 +109,7 @@ TABLE_MD = Path("metrics") / "table1.md"
 TABLE_CSV = Path("metrics") / "table1.csv"
 BEYOND_MD = Path("metrics") / "beyond.md"  # the second table: metrics beyond Parzen
 BEYOND_CSV = Path("metrics") / "beyond.csv"
+LONG_MNIST = Path("metrics") / "studies" / "long-mnist"  # studies.long: MNIST seeds trained on
 FIGURE2 = Path("figures") / "figure2.png"  # all panels of Figure 2 (stage `figures`)
 
 

@@ -56,3 +56,28 @@ def test_a_record_from_before_the_rename_reads_as_the_release_schedule(tmp_path,
     assert read_run("lfw")["schedule"] == "release"
     path.write_text(json.dumps(record | {"schedule": "cpu"}))
     assert read_run("lfw")["schedule"] == "cpu"
+
+
+def test_a_seed_trained_on_past_the_schedule_gets_a_row_at_its_last_mark(tmp_path):
+    """The long-run study's rows: one per seed past 300 epochs, at its last mark, both grids."""
+    import json
+
+    from pipeline.stages.table import long_rows
+
+    header = "epoch,best_epoch,valid_ll,test_ll,test_se,sigma,test_ll_fine,test_se_fine,sigma_fine"
+    marks = {
+        0: [
+            "1200,1081,212.9,213.54,2.26,0.1668,218.95,1.94,0.1801",
+            "1300,1262,215.1,217.52,2.25,0.1668,222.37,1.93,0.1801",
+        ],
+        1: ["300,300,177.8,177.51,1.42,0.2154,191.40,1.84,0.1896"],
+    }
+    epyc = {"cpu": "AMD EPYC", "isa": ["avx512_bf16"], "torch_cpu_capability": "AVX512"}
+    for seed, rows in marks.items():
+        (tmp_path / f"seed-{seed}.csv").write_text("\n".join([header, *rows]) + "\n")
+        record = {"commit": "0b34e3d" + "0" * 33, "machine": epyc}
+        (tmp_path / f"seed-{seed}.json").write_text(json.dumps(record))
+    (row,) = long_rows({"MNIST": "—", "LFW": "—"}, tmp_path)
+    assert row["model"] == "… seed 0, trained on to 1,300 epochs" and row["LFW"] == "—"
+    assert row["MNIST"] == "217.5 ± 2.2, σ = 0.167, best epoch 1262; fine σ grid 222.4 ± 1.9"
+    assert row["source"].endswith("commit 0b34e3d, on AMD EPYC (AVX512, bf16)")

@@ -9,10 +9,16 @@ whose results older code made reads "rerun pending", pending.py), and every colu
 run it comes from (seeds, k, update, precision and schedule, read from train's run record, never
 from params.yaml) and how its data differ from the paper's. With several
 seeds the cell is the mean ± standard deviation over the seeds that did not collapse, with the
-collapse count beside it, and a row per seed follows (test LL ± SE, σ, best epoch).
+collapse count beside it, and a row per seed follows (test LL ± SE, σ, best epoch). A seed that
+the long-run study (studies/long.py) trained on past the cpu schedule gets a row of its own at
+its last mark, both σ grids beside each other.
 """
 
 from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
 
 import pandas as pd
 
@@ -20,7 +26,7 @@ from pipeline.artifacts import arithmetic, read_json, read_parzen, read_run, sco
 from pipeline.datasets import SECTIONS
 from pipeline.machine import trained_on
 from pipeline.metrics import registry
-from pipeline.paths import BEYOND_CSV, BEYOND_MD, TABLE_CSV, TABLE_MD, Paths
+from pipeline.paths import BEYOND_CSV, BEYOND_MD, LONG_MNIST, TABLE_CSV, TABLE_MD, Paths
 from pipeline.pending import older_results
 from pipeline.plumbing.files import outputs
 
@@ -115,7 +121,37 @@ def build() -> pd.DataFrame:
     for row in per_seed.values():
         row["source"] = "test LL ± SE, σ, best epoch (validation) of one seed"
     seeds = [per_seed[s] for s in sorted(per_seed, key=int)]
-    return pd.DataFrame(rows + [ours, *seeds, *sanity_rows(empty)])
+    return pd.DataFrame(rows + [ours, *seeds, *long_rows(empty), *sanity_rows(empty)])
+
+
+def long_rows(empty: dict, folder: Path = LONG_MNIST, schedule: int = 300) -> list[dict]:
+    """A row per seed of the long-run study whose last mark is past `schedule` epochs: the test
+    LL ± SE, σ and best epoch of its best generator so far, on the paper's σ grid and the fine
+    one, with the run that made it (its commit and machine)."""
+    rows = []
+    for table in sorted(folder.glob("seed-*.csv"), key=lambda p: int(p.stem.split("-")[1])):
+        with open(table) as f:
+            last = list(csv.DictReader(f))[-1]
+        epochs = int(last["epoch"])
+        if epochs <= schedule:
+            continue
+        seed = table.stem.split("-")[1]
+        record = json.loads(table.with_suffix(".json").read_text())
+        where = trained_on({"seeds": {seed: {"machines": [record["machine"]]}}})
+        cell = (
+            f"{float(last['test_ll']):.1f} ± {float(last['test_se']):.1f}, "
+            f"σ = {float(last['sigma']):.3g}, best epoch {last['best_epoch']}; fine σ grid "
+            f"{float(last['test_ll_fine']):.1f} ± {float(last['test_se_fine']):.1f}"
+        )
+        source = (
+            f"studies.long: seed {seed} trained on past the {schedule}-epoch cpu schedule with "
+            f"the release's learning-rate schedule, marked every 100 epochs; the best generator "
+            f"so far by validation score, σ chosen on validation rows from the paper's 10 values "
+            f"and from 91; commit {record['commit'][:7]}, {where}"
+        )
+        model = f"… seed {seed}, trained on to {epochs:,} epochs"
+        rows.append({"model": model, **empty, "MNIST": cell, "source": source})
+    return rows
 
 
 SANITY = {  # references.json key -> Table 1 row (Theis, van den Oord & Bethge, 2016)
