@@ -140,11 +140,7 @@ def report(out: Path, references: Path = Path("metrics/datasets/mnist/references
     ax.axhspan(paper - paper_se, paper + paper_se, color="tab:red", alpha=0.15, lw=0)
     ax.axhline(paper, color="tab:red", lw=1, label=f"paper: {paper:.0f} ± {paper_se:.0f}")
     ax.axhline(ceiling, color="k", lw=1, ls=":", label=f"training images as samples: {ceiling:.1f}")
-    lines = [
-        "| seed | epochs | best epoch | test LL ± SE (paper grid) | σ | fine grid | σ |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for table in sorted(out.glob("seed-*.csv"), key=lambda p: int(p.stem.split("-")[1])):
+    for table in seed_tables(out):
         seed = table.stem.split("-")[1]
         rows = read_rows(table)
         x = [int(r["epoch"]) for r in rows]
@@ -152,13 +148,6 @@ def report(out: Path, references: Path = Path("metrics/datasets/mnist/references
         shown = ax.errorbar(x, y, yerr=se, marker="o", ms=3, capsize=2, label=f"seed {seed}")
         fine = [float(r["test_ll_fine"]) for r in rows]
         ax.plot(x, fine, ls="--", color=shown[0].get_color(), lw=1)
-        for r in rows:
-            lines.append(
-                f"| {seed} | {r['epoch']} | {r['best_epoch']} | "
-                f"{float(r['test_ll']):.1f} ± {float(r['test_se']):.1f} | "
-                f"{float(r['sigma']):.3f} | {float(r['test_ll_fine']):.1f} ± "
-                f"{float(r['test_se_fine']):.1f} | {float(r['sigma_fine']):.3f} |"
-            )
     floor = P.load("params.yaml").dataset("mnist").train.floor_epoch(50_000)
     ax.axvline(floor, color="0.5", lw=1, ls="-.", label=f"the release's lr floor: epoch {floor:,}")
     ax.set_xscale("log")
@@ -173,6 +162,28 @@ def report(out: Path, references: Path = Path("metrics/datasets/mnist/references
     with atomic_path(out / "test_ll.png") as tmp:
         fig.savefig(tmp, dpi=100, format="png")
     plt.close(fig)
+    return marks_table(out)
+
+
+def seed_tables(out: Path) -> list[Path]:
+    return sorted(out.glob("seed-*.csv"), key=lambda p: int(p.stem.split("-")[1]))
+
+
+def marks_table(out: Path) -> str:
+    """Every seed's marks in `out` as a Markdown table (docs/results.md shows it as it is)."""
+    lines = [
+        "| seed | epochs | best epoch | test LL ± SE (paper grid) | σ | fine grid | σ |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for table in seed_tables(out):
+        seed = table.stem.split("-")[1]
+        for r in read_rows(table):
+            lines.append(
+                f"| {seed} | {r['epoch']} | {r['best_epoch']} | "
+                f"{float(r['test_ll']):.1f} ± {float(r['test_se']):.1f} | "
+                f"{float(r['sigma']):.3f} | {float(r['test_ll_fine']):.1f} ± "
+                f"{float(r['test_se_fine']):.1f} | {float(r['sigma_fine']):.3f} |"
+            )
     return "\n".join(lines) + "\n"
 
 

@@ -37,3 +37,16 @@ def test_the_readme_is_a_landing_page_with_the_result_before_the_set_up():
     text = (ROOT / "README.md").read_text()
     assert len(text.encode()) <= 10_500
     assert text.index("## The result") < text.index("## Two commands")
+
+
+def test_the_report_shows_every_committed_mark_of_the_long_run_study():
+    """docs/results.md's marks table is `python -m studies.long --report`'s, row for row."""
+    from studies.long import marks_table
+
+    rows = marks_table(ROOT / "metrics/studies/long-mnist").splitlines()
+    lines = (ROOT / "docs/results.md").read_text().splitlines()
+    start = lines.index(rows[0])
+    assert lines[start : start + len(rows) + 1] == [*rows, ""], (
+        "docs/results.md does not show the long-run study's marks as committed; copy "
+        "`python -m studies.long --report`'s table into it"
+    )
