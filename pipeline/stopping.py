@@ -53,6 +53,7 @@ from __future__ import annotations
 
 import csv
 import math
+import statistics
 from pathlib import Path
 
 from pipeline.params import CollapseSpec, PlateauSpec, TrainSpec
@@ -149,9 +150,7 @@ def gain_per_doubling(in_final: list[dict]) -> float | None:
     ]
     if len(points) < 3:
         return None
-    mx = sum(x for x, _ in points) / len(points)
-    my = sum(y for _, y in points) / len(points)
-    return sum((x - mx) * (y - my) for x, y in points) / sum((x - mx) ** 2 for x, _ in points)
+    return statistics.linear_regression(*zip(*points, strict=True)).slope
 
 
 def flattened(in_final: list[dict], spec: PlateauSpec | None) -> int | None:
