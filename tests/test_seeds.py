@@ -228,6 +228,12 @@ def test_a_panel_s_caption_says_where_its_run_stopped_why_and_how_long_it_traine
         "cpu schedule, epoch 24 of 34 (stopped: no improvement; at most 100)",
         "6.0 h of training (cpu, 1 thread, on AMD EPYC (AVX2))",
     ]
+    # a run that ended collapsed says so, under its schedule
+    seed.update(collapsed=True, collapse_epoch=3, stopped_for=None, best_epoch=3, epochs_run=30)
+    assert figures.caption("cifar10_fc").splitlines()[:2] == [
+        "cpu schedule, epoch 3 of 30",
+        "COLLAPSED from epoch 3 to the end (samples alike)",
+    ]
 
 
 def test_a_run_s_identity_leaves_out_what_only_decides_when_it_stops(tiny):

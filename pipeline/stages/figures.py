@@ -27,8 +27,8 @@ PANEL_INCHES = 4.2
 
 
 def caption(name: str) -> str:
-    """The run behind a panel, how its data differ from the paper's, and how its config departs
-    from the release."""
+    """The run behind a panel (and whether it ended collapsed), how its data differ from the
+    paper's, and how its config departs from the release."""
     run, score = read_run(name), read_parzen(name)
     seed = shown_seed(run)
     alive = f", the median of {score['survived']} surviving" if score["n_seeds"] > 1 else ""
@@ -37,8 +37,10 @@ def caption(name: str) -> str:
     stop = f" (stopped: {why}; at most {run['epochs']})" if why else ""
     n = run.get("threads")  # none in records made before it was recorded
     threads = f"{n} thread{'s' * (n != 1)}" if n else "threads not recorded"
+    ended = this.get("collapse_epoch") if this["collapsed"] else None
     lines = [
         f"{run['schedule']} schedule, epoch {this['best_epoch']} of {this['epochs_run']}{stop}",
+        f"COLLAPSED from epoch {ended} to the end (samples alike)" if ended else "",
         f"{this['train_seconds'] / 3600:.1f} h of training ({run['device']}, {threads}, "
         f"{trained_on({'seeds': {str(seed): this}})})",
         f"seed {seed}{alive}, k = {run['k']}, {run['update']} update, {arithmetic(run)}",
