@@ -125,8 +125,9 @@ def sh(*args, cwd, env, check=True) -> subprocess.CompletedProcess:
 
 
 def tiny_repo(dest: Path, datasets: list[str], mirrors: list[Path]) -> tuple[Path, dict]:
-    """A fresh git + DVC copy of this repository in `dest` (its code, no results) with the tiny
-    params of `datasets`, committed, after one `dvc repro`; and the environment to run it in."""
+    """A fresh git + DVC copy of this repository in `dest` (its code, and of its results only
+    the long-run study's marks, which stage table reads) with the tiny params of `datasets`,
+    committed, after one `dvc repro`; and the environment to run it in."""
     listed = subprocess.run(
         ["git", "ls-files", "-co", "--exclude-standard"],
         cwd=ROOT,
@@ -134,8 +135,10 @@ def tiny_repo(dest: Path, datasets: list[str], mirrors: list[Path]) -> tuple[Pat
         text=True,
         check=True,
     ).stdout.split()
+    studies = "metrics/studies/long-mnist/"  # an input of stage table that no stage makes
     for name in listed:
-        if (ROOT / name).is_file() and not name.startswith(("metrics/", "figures/", "dvc.lock")):
+        results = name.startswith(("metrics/", "figures/", "dvc.lock"))
+        if (ROOT / name).is_file() and (not results or name.startswith(studies)):
             (dest / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ROOT / name, dest / name)
     (dest / "params.yaml").write_text(yaml.safe_dump(tiny_params_dict(datasets), sort_keys=False))
