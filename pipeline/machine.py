@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import platform
 import re
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -49,11 +50,16 @@ def in_words(m: dict) -> str:
     return f"{m['cpu']} ({m['torch_cpu_capability']}{extra})"
 
 
-def trained_on(run: dict) -> str:
-    """Where a run record's seeds trained, in words, each machine once ("on AMD EPYC (AVX512,
-    bf16)"); "machine not recorded" for records made before runs recorded it."""
-    found = [in_words(m) for r in run["seeds"].values() for m in r.get("machines", [])]
-    return f"on {' and '.join(dict.fromkeys(found))}" if found else "machine not recorded"
+def trained_on(machines: Iterable[dict]) -> str:
+    """Where runs trained, in words, each machine once ("on AMD EPYC (AVX512, bf16)"); "machine
+    not recorded" for none (records made before runs recorded it)."""
+    found = dict.fromkeys(in_words(m) for m in machines)
+    return f"on {' and '.join(found)}" if found else "machine not recorded"
+
+
+def of_run(run: dict) -> list[dict]:
+    """The machines a run record's seeds trained on, seed after seed."""
+    return [m for r in run["seeds"].values() for m in r.get("machines", [])]
 
 
 def describe(device: torch.device | str = "cpu") -> dict:

@@ -112,12 +112,17 @@ def replay(
             trainer.G.train(was)
         return samples
 
+    valid_spread = spread(valid)
+
     def logged(done: int) -> bool:
         log.end_step(done)
-        if every and done % every == 0:
-            spreads.append((done, spread(look()) / spread(valid)))
-        if grids is not None and done % per_epoch == 0:
-            shown = look()[:20].double().numpy()
+        measure = every and done % every == 0
+        show = grids is not None and done % per_epoch == 0
+        samples = look() if measure or show else None
+        if measure:
+            spreads.append((done, spread(samples) / valid_spread))
+        if show:
+            shown = samples[:20].double().numpy()
             image = grid(for_display(shown, SOURCES[ds.source].display), 4, 5, shape)
             save_png(grids / f"step-{done}.png", image)
         return done >= steps or log.first_bad is not None

@@ -46,6 +46,7 @@ from pipeline.models import draw_samples, load_generator
 from pipeline.parzen_protocol import evaluate
 from pipeline.paths import Paths, write_csv
 from pipeline.plumbing.files import atomic_path, write_text
+from pipeline.stages.table import long_run_tables
 
 FIELDS = [
     "epoch",
@@ -140,7 +141,7 @@ def report(out: Path, references: Path = Path("metrics/datasets/mnist/references
     ax.axhspan(paper - paper_se, paper + paper_se, color="tab:red", alpha=0.15, lw=0)
     ax.axhline(paper, color="tab:red", lw=1, label=f"paper: {paper:.0f} ± {paper_se:.0f}")
     ax.axhline(ceiling, color="k", lw=1, ls=":", label=f"training images as samples: {ceiling:.1f}")
-    for table in seed_tables(out):
+    for table in long_run_tables(out):
         seed = table.stem.split("-")[1]
         rows = read_rows(table)
         x = [int(r["epoch"]) for r in rows]
@@ -165,17 +166,13 @@ def report(out: Path, references: Path = Path("metrics/datasets/mnist/references
     return marks_table(out)
 
 
-def seed_tables(out: Path) -> list[Path]:
-    return sorted(out.glob("seed-*.csv"), key=lambda p: int(p.stem.split("-")[1]))
-
-
 def marks_table(out: Path) -> str:
     """Every seed's marks in `out` as a Markdown table (docs/results.md shows it as it is)."""
     lines = [
         "| seed | epochs | best epoch | test LL ± SE (paper grid) | σ | fine grid | σ |",
         "|---|---|---|---|---|---|---|",
     ]
-    for table in seed_tables(out):
+    for table in long_run_tables(out):
         seed = table.stem.split("-")[1]
         for r in read_rows(table):
             lines.append(

@@ -31,7 +31,10 @@ def test_one_sigma_for_every_fold_is_said_once():
 def test_a_result_names_the_machines_its_seeds_trained_on_each_once():
     """The same code, data and seed give other bits on another kind of CPU: every note and
     caption says where its run trained, or that an older record did not say."""
-    from pipeline.machine import trained_on as machines
+    from pipeline.machine import of_run, trained_on
+
+    def machines(run: dict) -> str:
+        return trained_on(of_run(run))
 
     epyc = {"cpu": "AMD EPYC", "isa": ["avx2", "avx512f", "avx512_bf16"]}
     epyc["torch_cpu_capability"] = "AVX512"

@@ -42,7 +42,7 @@ def caption(name: str) -> str:
         f"{run['schedule']} schedule, epoch {this['best_epoch']} of {this['epochs_run']}{stop}",
         f"COLLAPSED from epoch {ended} to the end (samples alike)" if ended else "",
         f"{this['train_seconds'] / 3600:.1f} h of training ({run['device']}, {threads}, "
-        f"{trained_on({'seeds': {str(seed): this}})})",
+        f"{trained_on(this.get('machines', []))})",
         f"seed {seed}{alive}, k = {run['k']}, {run['update']} update, {arithmetic(run)}",
         score.get("note", ""),
         score.get("deviation", ""),

@@ -24,7 +24,7 @@ import pandas as pd
 
 from pipeline.artifacts import arithmetic, read_json, read_parzen, read_run, scored
 from pipeline.datasets import SECTIONS
-from pipeline.machine import trained_on
+from pipeline.machine import of_run, trained_on
 from pipeline.metrics import registry
 from pipeline.paths import BEYOND_CSV, BEYOND_MD, LONG_MNIST, TABLE_CSV, TABLE_MD, Paths
 from pipeline.pending import older_results
@@ -76,7 +76,7 @@ def describe_run(name: str) -> str:
     return (
         f"{run['schedule']} schedule, {run['epochs']} epochs, "
         f"seed{'s' * (len(run['seeds']) > 1)} {', '.join(run['seeds'])}, k = {run['k']}, "
-        f"{run['update']} update, {arithmetic(run)}, {trained_on(run)}"
+        f"{run['update']} update, {arithmetic(run)}, {trained_on(of_run(run))}"
     )
 
 
@@ -124,12 +124,17 @@ def build() -> pd.DataFrame:
     return pd.DataFrame(rows + [ours, *seeds, *long_rows(empty), *sanity_rows(empty)])
 
 
+def long_run_tables(folder: Path = LONG_MNIST) -> list[Path]:
+    """The long-run study's tables in `folder`, seed-<s>.csv, by seed."""
+    return sorted(folder.glob("seed-*.csv"), key=lambda p: int(p.stem.split("-")[1]))
+
+
 def long_rows(empty: dict, folder: Path = LONG_MNIST, schedule: int = 300) -> list[dict]:
     """A row per seed of the long-run study whose last mark is past `schedule` epochs: the test
     LL ± SE, σ and best epoch of its best generator so far, on the paper's σ grid and the fine
     one, with the run that made it (its commit and machine)."""
     rows = []
-    for table in sorted(folder.glob("seed-*.csv"), key=lambda p: int(p.stem.split("-")[1])):
+    for table in long_run_tables(folder):
         with open(table) as f:
             last = list(csv.DictReader(f))[-1]
         epochs = int(last["epoch"])
@@ -137,7 +142,7 @@ def long_rows(empty: dict, folder: Path = LONG_MNIST, schedule: int = 300) -> li
             continue
         seed = table.stem.split("-")[1]
         record = json.loads(table.with_suffix(".json").read_text())
-        where = trained_on({"seeds": {seed: {"machines": [record["machine"]]}}})
+        where = trained_on([record["machine"]])
         cell = (
             f"{float(last['test_ll']):.1f} ± {float(last['test_se']):.1f}, "
             f"σ = {float(last['sigma']):.3g}, best epoch {last['best_epoch']}; fine σ grid "

@@ -103,9 +103,10 @@ def run(stages: list[str]) -> str:
 
     if not LOCK.is_file():
         raise PipelineError(f"{LOCK}: missing; run `dvc repro` first")
-    lock = yaml.safe_load(LOCK.read_text())
+    text = LOCK.read_text()
+    lock = yaml.safe_load(text)
     # the recorded params as DVC compares them (YAML 1.2: `1e-06` is a number, not a string)
-    as_dvc_reads = parse_yaml(LOCK.read_text(), str(LOCK))["stages"]
+    as_dvc_reads = parse_yaml(text, str(LOCK))["stages"]
     with Repo() as repo:
         defined = {s.addressing: s for s in repo.index.stages}
     unknown = [s for s in stages if s not in defined or s not in lock["stages"]]
