@@ -6,7 +6,8 @@ read these settings when they load):
 - ATen's vectorised element-wise kernels: ``ATEN_CPU_CAPABILITY=avx2``;
 - oneDNN: ``ONEDNN_MAX_CPU_ISA=AVX2``;
 - MKL's matrix products: ``MKL_ENABLE_INSTRUCTIONS=AVX2`` (the newest instructions MKL may
-  dispatch to), and ``MKL_CBWR=AVX2,STRICT`` (conditional numerical reproducibility).
+  dispatch to), ``MKL_CBWR=AVX2,STRICT`` (conditional numerical reproducibility) and
+  ``MKL_CBWR=COMPATIBLE`` (its SSE2 code paths, the ones meant to agree across vendors).
 
     python -m studies.isa [--steps 100] [--out metrics/studies/isa/<cpu>.csv]
 
@@ -31,6 +32,7 @@ CAPS = {
     "aten avx2": {"ATEN_CPU_CAPABILITY": "avx2"},
     "mkl avx2": {"MKL_ENABLE_INSTRUCTIONS": "AVX2"},
     "mkl cbwr": {"MKL_CBWR": "AVX2,STRICT"},
+    "mkl compatible": {"MKL_CBWR": "COMPATIBLE"},
     "onednn avx2": {"ONEDNN_MAX_CPU_ISA": "AVX2"},
     "all avx2": {
         "ATEN_CPU_CAPABILITY": "avx2",
