@@ -141,8 +141,7 @@ def report(out: Path, references: Path = Path("metrics/datasets/mnist/references
     ax.axhspan(paper - paper_se, paper + paper_se, color="tab:red", alpha=0.15, lw=0)
     ax.axhline(paper, color="tab:red", lw=1, label=f"paper: {paper:.0f} ± {paper_se:.0f}")
     ax.axhline(ceiling, color="k", lw=1, ls=":", label=f"training images as samples: {ceiling:.1f}")
-    for table in long_run_tables(out):
-        seed = table.stem.split("-")[1]
+    for seed, table in long_run_tables(out):
         rows = read_rows(table)
         x = [int(r["epoch"]) for r in rows]
         y, se = ([float(r[k]) for r in rows] for k in ("test_ll", "test_se"))
@@ -172,8 +171,7 @@ def marks_table(out: Path) -> str:
         "| seed | epochs | best epoch | test LL ± SE (paper grid) | σ | fine grid | σ |",
         "|---|---|---|---|---|---|---|",
     ]
-    for table in long_run_tables(out):
-        seed = table.stem.split("-")[1]
+    for seed, table in long_run_tables(out):
         for r in read_rows(table):
             lines.append(
                 f"| {seed} | {r['epoch']} | {r['best_epoch']} | "

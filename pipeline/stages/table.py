@@ -124,9 +124,9 @@ def build() -> pd.DataFrame:
     return pd.DataFrame(rows + [ours, *seeds, *long_rows(empty), *sanity_rows(empty)])
 
 
-def long_run_tables(folder: Path = LONG_MNIST) -> list[Path]:
-    """The long-run study's tables in `folder`, seed-<s>.csv, by seed."""
-    return sorted(folder.glob("seed-*.csv"), key=lambda p: int(p.stem.split("-")[1]))
+def long_run_tables(folder: Path = LONG_MNIST) -> list[tuple[int, Path]]:
+    """The long-run study's tables in `folder`, seed-<s>.csv, as (seed, table) by seed."""
+    return sorted((int(p.stem.split("-")[1]), p) for p in folder.glob("seed-*.csv"))
 
 
 def long_rows(empty: dict, folder: Path = LONG_MNIST, schedule: int = 300) -> list[dict]:
@@ -134,13 +134,12 @@ def long_rows(empty: dict, folder: Path = LONG_MNIST, schedule: int = 300) -> li
     LL ± SE, σ and best epoch of its best generator so far, on the paper's σ grid and the fine
     one, with the run that made it (its commit and machine)."""
     rows = []
-    for table in long_run_tables(folder):
+    for seed, table in long_run_tables(folder):
         with open(table) as f:
             last = list(csv.DictReader(f))[-1]
         epochs = int(last["epoch"])
         if epochs <= schedule:
             continue
-        seed = table.stem.split("-")[1]
         record = json.loads(table.with_suffix(".json").read_text())
         where = trained_on([record["machine"]])
         cell = (
